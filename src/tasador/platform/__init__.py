@@ -1,0 +1,1 @@
+"""The local profile: starts and stops the embedded services."""

@@ -1,0 +1,97 @@
+"""The listing: its columns, their roles, types and valid ranges.
+
+This is the one place that says what a listing is. Cleaning, drift, the feature builder, serving and
+the UI all read it from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+
+class Role(StrEnum):
+    """What a column is for."""
+
+    ID = "id"  # opaque code: kept for lineage and dedup, never a model feature
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+    DATE = "date"
+    TARGET = "target"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of the listing schema.
+
+    `minimum`/`maximum` bound the values a clean row may hold (inclusive); `required` means a clean
+    row cannot miss it. Missing optional values are kept as missing and left to XGBoost.
+    """
+
+    name: str
+    role: Role
+    dtype: str  # pandas dtype of the clean frame
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    description: str = ""
+
+
+COLUMNS: Final[tuple[Column, ...]] = (
+    Column("brokered_by", Role.ID, "Int64", description="opaque broker code"),
+    Column("status", Role.CATEGORICAL, "string", required=True, description="listing status"),
+    Column(
+        "price", Role.TARGET, "float64", required=True, minimum=10_000, maximum=100_000_000,
+        description="list price, or sale price for sold rows (USD)",
+    ),
+    Column("bed", Role.NUMERIC, "float64", minimum=1, maximum=20, description="bedrooms"),
+    Column("bath", Role.NUMERIC, "float64", minimum=1, maximum=20, description="bathrooms"),
+    Column(
+        "acre_lot", Role.NUMERIC, "float64", minimum=0.001, maximum=10_000,
+        description="lot size (acres)",
+    ),
+    Column("street", Role.ID, "Int64", description="opaque street address code"),
+    Column("city", Role.CATEGORICAL, "string", description="city name"),
+    Column("state", Role.CATEGORICAL, "string", required=True, description="state or territory"),
+    Column("zip_code", Role.CATEGORICAL, "string", description="5-digit ZIP code, zero-padded"),
+    Column(
+        "house_size", Role.NUMERIC, "float64", minimum=100, maximum=50_000,
+        description="living area (sq ft)",
+    ),
+    Column(
+        "prev_sold_date", Role.DATE, "datetime64[s]", description="previous (or recent) sale date",
+    ),
+)
+
+BY_NAME: Final[dict[str, Column]] = {c.name: c for c in COLUMNS}
+COLUMN_NAMES: Final[tuple[str, ...]] = tuple(c.name for c in COLUMNS)
+TARGET: Final[str] = "price"
+NUMERIC: Final[tuple[str, ...]] = tuple(c.name for c in COLUMNS if c.role is Role.NUMERIC)
+CATEGORICAL: Final[tuple[str, ...]] = tuple(c.name for c in COLUMNS if c.role is Role.CATEGORICAL)
+IDS: Final[tuple[str, ...]] = tuple(c.name for c in COLUMNS if c.role is Role.ID)
+
+STATUSES: Final[tuple[str, ...]] = ("for_sale", "sold", "ready_to_build")
+
+# Plausible price per square foot (USD); outside it the price or the size is a data error.
+PRICE_PER_SQFT_RANGE: Final[tuple[float, float]] = (10.0, 5_000.0)
+
+# prev_sold_date outside this window is a data error.
+PREV_SOLD_DATE_RANGE: Final[tuple[str, str]] = ("1950-01-01", "2030-12-31")
+
+# The 54 states and territories of the published dataset (the stray "New Brunswick" row is not one).
+STATES: Final[tuple[str, ...]] = (
+    "Alabama", "Alaska", "Arizona", "Arkansas", "California", "Colorado", "Connecticut",
+    "Delaware", "District of Columbia", "Florida", "Georgia", "Guam", "Hawaii", "Idaho",
+    "Illinois", "Indiana", "Iowa", "Kansas", "Kentucky", "Louisiana", "Maine", "Maryland",
+    "Massachusetts", "Michigan", "Minnesota", "Mississippi", "Missouri", "Montana", "Nebraska",
+    "Nevada", "New Hampshire", "New Jersey", "New Mexico", "New York", "North Carolina",
+    "North Dakota", "Ohio", "Oklahoma", "Oregon", "Pennsylvania", "Puerto Rico", "Rhode Island",
+    "South Carolina", "South Dakota", "Tennessee", "Texas", "Utah", "Vermont", "Virgin Islands",
+    "Virginia", "Washington", "West Virginia", "Wisconsin", "Wyoming",
+)
+
+# Columns that identify one property; two rows with the same key are the same home listed twice.
+PROPERTY_KEY: Final[tuple[str, ...]] = (
+    "street", "zip_code", "city", "state", "bed", "bath", "house_size", "acre_lot",
+)

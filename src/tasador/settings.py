@@ -1,0 +1,139 @@
+"""Settings, grouped by concern, read once from the environment (prefix `TASADOR_`) or `.env`.
+
+Only entry points (CLI commands, the DAG, the app factories) call `get_settings()`; everything else
+takes plain parameters.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(
+        env_prefix=f"TASADOR_{prefix}", env_file=".env", extra="ignore", frozen=True
+    )
+
+
+class DatabaseSettings(BaseSettings):
+    """PostgreSQL. With no URL, `tasador up` starts an embedded server under the state folder."""
+
+    model_config = _config("DB_")
+
+    raw_url: str | None = Field(None, description="RAW DATA database URL (SQLAlchemy form)")
+    clean_url: str | None = Field(None, description="CLEAN DATA database URL")
+    mlflow_url: str | None = Field(None, description="MLflow metadata database URL")
+    embedded_port: int = Field(55432, description="port of the embedded PostgreSQL")
+
+
+class MlflowSettings(BaseSettings):
+    """MLflow tracking server and artifact store."""
+
+    model_config = _config("MLFLOW_")
+
+    tracking_uri: str | None = Field(None, description="tracking server URL; none: start one")
+    port: int = Field(5055, description="port of the tracking server that tasador starts")
+    artifacts_destination: str | None = Field(
+        None, description="artifact root (local path or s3://bucket/prefix); none: state folder"
+    )
+    s3_endpoint_url: str | None = Field(None, description="S3 endpoint (SeaweedFS, MinIO, AWS)")
+    model_name: str = Field("tasador-price", description="registered model name")
+    experiment: str = Field("tasador", description="experiment name")
+
+
+class DataApiSettings(BaseSettings):
+    """The data API the loop reads batches from."""
+
+    model_config = _config("DATA_API_")
+
+    url: str | None = Field(None, description="data API base URL; none: start the simulator")
+    group_number: int = Field(1, description="group number sent to the API")
+    day: str = Field("Tuesday", description="day sent to the API")
+    timeout_seconds: float = Field(300.0, description="read timeout per request")
+    attempts: int = Field(5, description="attempts per request on 5xx, timeouts, bad JSON")
+
+
+class SimulatorSettings(BaseSettings):
+    """The bundled data API simulator."""
+
+    model_config = _config("SIMULATOR_")
+
+    dataset_path: Path | None = Field(
+        None, description="realtor-schema file (csv, csv.zip, parquet); none: synthetic data"
+    )
+    rows: int = Field(120_000, description="synthetic rows generated (before complete-case filter)")
+    seed: int = Field(7, description="seed of the synthetic dataset")
+    port: int = Field(8081, description="port of the simulator that tasador starts")
+    host: str = Field("127.0.0.1", description="interface the simulator listens on")
+
+
+class TrainingSettings(BaseSettings):
+    """Model training and tuning."""
+
+    model_config = _config("TRAIN_")
+
+    n_trials: int = Field(20, description="Optuna trials per training")
+    timeout_seconds: float = Field(60.0, description="wall-clock budget of one tuning")
+    seed: int = Field(42, description="seed of the sampler and the booster")
+    holdout_fraction: float = Field(0.2, description="share of clean rows kept for evaluation")
+    window_batches: int | None = Field(
+        None, description="train on the last N batches only; none: all clean rows so far"
+    )
+
+
+class DecisionSettings(BaseSettings):
+    """Drift thresholds, the retraining trigger and the promotion rule."""
+
+    model_config = _config("DECISION_")
+
+    drift_alpha: float = Field(0.05, description="family-wise significance level (Bonferroni)")
+    drift_psi_threshold: float = Field(0.2, description="PSI above which a feature has shifted")
+    drift_ks_threshold: float = Field(0.1, description="KS statistic above which it has shifted")
+    drift_min_features: int = Field(1, description="drifted features needed to call drift")
+    degradation_margin: float = Field(
+        0.10, description="retrain when champion RMSE(log) on the batch exceeds its own by this"
+    )
+    promotion_margin: float = Field(
+        0.01, description="challenger must beat champion RMSE(log) by this relative margin"
+    )
+    max_rmse_log: float = Field(0.8, description="absolute floor: highest RMSE(log) promoted")
+    min_r2_log: float = Field(0.2, description="absolute floor: lowest R²(log) promoted")
+
+
+class ServingSettings(BaseSettings):
+    """The inference API."""
+
+    model_config = _config("SERVING_")
+
+    host: str = Field("127.0.0.1", description="interface the inference API listens on")
+    port: int = Field(8000, description="port of the inference API")
+    poll_seconds: float = Field(10.0, description="how often the production alias is checked")
+    reload_token: SecretStr | None = Field(None, description="bearer token of POST /reload")
+    max_batch: int = Field(1_000, description="most listings in one /predict request")
+
+
+class Settings(BaseSettings):
+    """All settings."""
+
+    model_config = _config("")
+
+    state_dir: Path = Field(Path(".tasador"), description="local state: database, artifacts, logs")
+    log_level: str = Field("INFO", description="log level")
+
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
+    data_api: DataApiSettings = Field(default_factory=DataApiSettings)
+    simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    decision: DecisionSettings = Field(default_factory=DecisionSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Feature building (shared with serving), tuning, training and evaluation."""

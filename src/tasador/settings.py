@@ -137,3 +137,23 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The settings of this process, read once."""
     return Settings()
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(environment variable, default, meaning) for every setting, for the README and .env.example."""
+    rows: list[tuple[str, str, str]] = []
+    for name, info in Settings.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseSettings):
+            prefix = annotation.model_config.get("env_prefix", "")
+            for sub_name, sub in annotation.model_fields.items():
+                rows.append(
+                    (f"{prefix}{sub_name}".upper(), _default(sub.default), sub.description or "")
+                )
+        else:
+            rows.append((f"TASADOR_{name}".upper(), _default(info.default), info.description or ""))
+    return rows
+
+
+def _default(value: object) -> str:
+    return "" if value is None else str(value)

@@ -1,0 +1,28 @@
+"""The README's settings table and .env.example list exactly the settings the code reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tasador.settings import describe_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_readme_lists_every_setting_with_its_default() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("<!-- settings-table:start -->")[1].split("<!-- settings-table:end -->")[0]
+    documented = {line.split("`")[1] for line in table.splitlines() if line.startswith("| `")}
+    rows = describe_settings()
+    assert documented == {variable for variable, _, _ in rows}
+    for variable, default, _ in rows:
+        line = next(line for line in table.splitlines() if line.startswith(f"| `{variable}`"))
+        assert (f"`{default}`" if default else "(none)") in line, variable
+
+
+def test_env_example_lists_every_setting() -> None:
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    listed = {
+        line.lstrip("# ").split("=")[0] for line in lines if "=" in line and "TASADOR_" in line
+    }
+    assert listed == {variable for variable, _, _ in describe_settings()}

@@ -1,0 +1,1 @@
+"""Benchmarks of tasador against its peers (`make bench`)."""

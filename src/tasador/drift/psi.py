@@ -1,0 +1,89 @@
+"""Population stability index (PSI) of numeric and categorical columns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import numpy.typing as npt
+
+#: Default PSI above which a column has shifted (the usual rule of thumb: <0.1 stable,
+#: 0.1-0.2 moderate, >0.2 significant shift).
+PSI_THRESHOLD = 0.2
+#: Share given to an empty bin so the logarithm stays finite.
+PSI_EPSILON = 1e-4
+
+
+def psi_from_shares(
+    reference: npt.ArrayLike, current: npt.ArrayLike, *, epsilon: float = PSI_EPSILON
+) -> float:
+    """PSI = Σ (c − r)·ln(c / r) over aligned bin shares; empty bins count as `epsilon`.
+
+    Applies to any binned column. PSI ≥ 0; 0 means identical shares, larger means more drift.
+    """
+    r = np.maximum(np.asarray(reference, dtype=np.float64), epsilon)
+    c = np.maximum(np.asarray(current, dtype=np.float64), epsilon)
+    if r.shape != c.shape:
+        raise ValueError("reference and current shares must be aligned")
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def numeric_psi(
+    reference: npt.ArrayLike,
+    current: npt.ArrayLike,
+    *,
+    bins: int = 10,
+    epsilon: float = PSI_EPSILON,
+    assume_sorted: bool = False,
+) -> float:
+    """PSI of a numeric column over `bins` reference-quantile bins (right-closed).
+
+    Applies to numeric columns, NaNs already dropped. PSI ≥ 0; 0 means the current batch fills the
+    reference deciles evenly, above the default threshold `PSI_THRESHOLD` (0.2) is drift. Repeated
+    quantiles (ties) merge bins; `assume_sorted=True` means both samples are sorted ascending.
+    """
+    ref = np.asarray(reference, dtype=np.float64)
+    cur = np.asarray(current, dtype=np.float64)
+    if ref.size == 0 or cur.size == 0:
+        raise ValueError("numeric_psi needs two non-empty samples")
+    if bins < 1:
+        raise ValueError("bins must be at least 1")
+    if not assume_sorted:
+        ref = np.sort(ref)
+    edges = np.unique(np.quantile(ref, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
+    ref_counts = _counts_sorted(ref, edges)
+    cur_counts = (
+        _counts_sorted(cur, edges)
+        if assume_sorted
+        else np.bincount(np.searchsorted(edges, cur, side="left"), minlength=edges.size + 1)
+    )
+    return psi_from_shares(ref_counts / ref.size, cur_counts / cur.size, epsilon=epsilon)
+
+
+def categorical_psi(
+    reference_counts: Mapping[str, int],
+    current_counts: Mapping[str, int],
+    *,
+    epsilon: float = PSI_EPSILON,
+) -> float:
+    """PSI of a categorical column over the reference categories plus one 'other' bucket.
+
+    Applies to categorical columns given as category → count. Categories unseen in the reference
+    share the 'other' bucket (reference share 0, so `epsilon`). PSI ≥ 0; 0 means identical
+    category shares, above the default threshold `PSI_THRESHOLD` (0.2) is drift.
+    """
+    ref_total = sum(reference_counts.values())
+    cur_total = sum(current_counts.values())
+    if ref_total <= 0 or cur_total <= 0:
+        raise ValueError("categorical_psi needs non-empty counts")
+    categories = list(reference_counts)
+    ref = np.array([reference_counts[k] for k in categories] + [0], dtype=np.float64)
+    cur = np.array([current_counts.get(k, 0) for k in categories] + [0], dtype=np.float64)
+    cur[-1] = cur_total - cur[:-1].sum()
+    return psi_from_shares(ref / ref_total, cur / cur_total, epsilon=epsilon)
+
+
+def _counts_sorted(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts of sorted `values` in the right-closed bins (-inf, e0], (e0, e1], ..., (ek, inf)."""
+    cumulative = np.append(np.searchsorted(values, edges, side="right"), values.size)
+    return np.diff(cumulative, prepend=0)

@@ -1,0 +1,208 @@
+"""RAW DATA: store received batches exactly once, read them back, and log inference requests."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+import orjson
+import pandas as pd
+import pyarrow as pa
+import sqlalchemy as sa
+from psycopg import sql
+from sqlalchemy.dialects.postgresql import insert
+
+from tasador import schema
+from tasador.storage.bulk import (
+    arrow_to_pandas,
+    constant_array,
+    copy_in,
+    copy_out,
+    csv_bytes,
+    driver_cursor,
+)
+from tasador.storage.bulk import text_array as _text_array
+from tasador.storage.records import BatchConflict, StoredBatch
+from tasador.storage.tables import inference_requests, raw_batches
+
+__all__ = [
+    "INFERENCE_COLUMNS",
+    "BatchConflict",
+    "StoredBatch",
+    "latest_raw_batch",
+    "load_inference_records",
+    "load_raw_frame",
+    "store_raw_batch",
+    "write_inference_records",
+]
+
+logger = logging.getLogger(__name__)
+
+ROW_NUMBER: Final[str] = "row_number"
+EXTRA: Final[str] = "extra"
+_LISTING_COPY_COLUMNS: Final[tuple[str, ...]] = (
+    "batch_id", ROW_NUMBER, *schema.COLUMN_NAMES, EXTRA,
+)  # fmt: skip
+INFERENCE_COLUMNS: Final[tuple[str, ...]] = tuple(c.name for c in inference_requests.columns)
+
+
+def _same_batch(source: str, group_number: int, day: str | None, batch_number: int) -> Any:
+    c = raw_batches.c
+    return sa.and_(
+        c.source == source,
+        c.group_number == group_number,
+        c.day.is_not_distinct_from(day),
+        c.batch_number == batch_number,
+    )
+
+
+def _raw_table(batch_id: int, frame: pd.DataFrame) -> pa.Table:
+    """The frame's columns in COPY order, as Arrow arrays."""
+    missing = [c for c in (*schema.COLUMN_NAMES, ROW_NUMBER) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"raw frame lacks columns {missing}")
+    n = len(frame)
+    arrays: list[Any] = [
+        constant_array(batch_id, n),
+        pa.array(frame[ROW_NUMBER].to_numpy(dtype="int64")),
+    ]
+    arrays += [_text_array(frame[name]) for name in schema.COLUMN_NAMES]
+    extra = frame[EXTRA] if EXTRA in frame.columns else pd.Series(pd.NA, index=frame.index)
+    arrays.append(_text_array(extra))
+    return pa.table(arrays, names=list(_LISTING_COPY_COLUMNS))
+
+
+def store_raw_batch(
+    engine: sa.Engine,
+    *,
+    source: str,
+    group_number: int,
+    day: str | None,
+    batch_number: int,
+    content_hash: str,
+    received_at: datetime,
+    frame: pd.DataFrame,
+) -> StoredBatch:
+    """Store one received batch and all its rows in one transaction, exactly once.
+
+    If the same (source, group, day, batch number) is already stored with the same content hash,
+    nothing is written and `created` is False; with a different hash, `BatchConflict` is raised.
+    """
+    with engine.begin() as conn:
+        inserted = conn.execute(
+            insert(raw_batches)
+            .values(
+                source=source,
+                group_number=group_number,
+                day=day,
+                batch_number=batch_number,
+                content_hash=content_hash,
+                row_count=len(frame),
+                received_at=received_at,
+            )
+            .on_conflict_do_nothing(constraint="uq_raw_batches")
+            .returning(raw_batches.c.id)
+        ).first()
+        if inserted is None:
+            existing = conn.execute(
+                sa.select(raw_batches.c.id, raw_batches.c.content_hash).where(
+                    _same_batch(source, group_number, day, batch_number)
+                )
+            ).one()
+            if existing.content_hash != content_hash:
+                raise BatchConflict(
+                    f"batch {batch_number} of {source} (group {group_number}, day {day}) is "
+                    f"already stored as raw batch {existing.id} with content hash "
+                    f"{existing.content_hash}, but it arrived again with hash {content_hash}"
+                )
+            logger.info("raw batch %d already stored as %d", batch_number, existing.id)
+            return StoredBatch(batch_id=int(existing.id), created=False)
+        batch_id = int(inserted.id)
+        data = csv_bytes(_raw_table(batch_id, frame))
+        with driver_cursor(conn) as cursor:
+            copy_in(cursor, "raw_listings", _LISTING_COPY_COLUMNS, data)
+    logger.info("stored raw batch %d (%d rows) as %d", batch_number, len(frame), batch_id)
+    return StoredBatch(batch_id=batch_id, created=True)
+
+
+def load_raw_frame(engine: sa.Engine, batch_id: int) -> pd.DataFrame:
+    """The stored rows of one raw batch, in the shape of `ingestion.raw.raw_frame`.
+
+    `extra` comes back as PostgreSQL's JSON text (same value; key order and spacing may differ).
+    """
+    columns = [*schema.COLUMN_NAMES, ROW_NUMBER, EXTRA]
+    query = sql.SQL(
+        "SELECT {}, row_number::int8, extra::text FROM raw_listings "
+        "WHERE batch_id = {} ORDER BY row_number"
+    ).format(sql.SQL(", ").join(map(sql.Identifier, schema.COLUMN_NAMES)), sql.Literal(batch_id))
+    types = {name: pa.large_string() for name in columns} | {ROW_NUMBER: pa.int64()}
+    with engine.connect() as conn, driver_cursor(conn) as cursor:
+        table = copy_out(cursor, query, types)
+    frame = arrow_to_pandas(table)
+    frame[ROW_NUMBER] = frame[ROW_NUMBER].to_numpy(dtype="int64")
+    return frame.reset_index(drop=True)
+
+
+def latest_raw_batch(
+    engine: sa.Engine, source: str, group_number: int, day: str | None
+) -> int | None:
+    """The highest batch number stored for (source, group, day), or None if there is none."""
+    c = raw_batches.c
+    with engine.connect() as conn:
+        value = conn.execute(
+            sa.select(sa.func.max(c.batch_number)).where(
+                c.source == source, c.group_number == group_number, c.day.is_not_distinct_from(day)
+            )
+        ).scalar()
+    return None if value is None else int(value)
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=str).decode()
+
+
+def write_inference_records(engine: sa.Engine, records: Sequence[Mapping[str, Any]]) -> int:
+    """Append inference requests (keys of `INFERENCE_COLUMNS`) with one COPY; returns the count.
+
+    `inputs` and `outputs` may be any JSON-able value; `request_id` a UUID or its text.
+    """
+    if not records:
+        return 0
+    statement = sql.SQL("COPY inference_requests ({}) FROM STDIN").format(
+        sql.SQL(", ").join(map(sql.Identifier, INFERENCE_COLUMNS))
+    )
+    with engine.begin() as conn, driver_cursor(conn) as cursor:  # noqa: SIM117
+        with cursor.copy(statement) as copy:
+            for r in records:
+                copy.write_row(
+                    (
+                        uuid.UUID(str(r["request_id"])),
+                        r["received_at"],
+                        r["endpoint"],
+                        r.get("model_name"),
+                        r.get("model_version"),
+                        _json(r.get("inputs")),
+                        _json(r.get("outputs")),
+                        r.get("latency_ms"),
+                        r.get("status_code"),
+                    )
+                )
+    return len(records)
+
+
+def load_inference_records(
+    engine: sa.Engine, *, since: datetime | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Stored inference requests, newest first (optionally only those received after `since`)."""
+    query = sa.select(inference_requests).order_by(inference_requests.c.received_at.desc())
+    if since is not None:
+        query = query.where(inference_requests.c.received_at > since)
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]

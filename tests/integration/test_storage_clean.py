@@ -21,6 +21,7 @@ from tasador.storage.clean_store import (
     list_fetch_events,
     load_listings,
     record_batch_error,
+    max_fetched_batch_number,
     record_fetch_event,
     register_batch,
     store_clean_rows,
@@ -318,11 +319,19 @@ def test_batch_error_and_fetch_events(engine: sa.Engine) -> None:
     assert get_batch(engine, 1).error == "training timed out"  # type: ignore[union-attr]
     record_batch_error(engine, 1, None)
     assert get_batch(engine, 1).error is None  # type: ignore[union-attr]
-    record_fetch_event(engine, outcome="ok", batch_number=0, attempts=1, error=None)
-    record_fetch_event(engine, outcome="finished", batch_number=None, attempts=2, error="400")
+    key = ("api", 1, "Tuesday")
+    assert max_fetched_batch_number(engine, *key) is None
+    record_fetch_event(engine, *key, outcome="ok", batch_number=0, attempts=1, error=None)
+    record_fetch_event(engine, *key, outcome="retried_ok", batch_number=3, attempts=2, error="503")
+    record_fetch_event(engine, "api", 1, None, outcome="ok", batch_number=7, attempts=1, error=None)
+    record_fetch_event(engine, *key, outcome="finished", batch_number=None, attempts=2, error="400")
     events = list_fetch_events(engine)
     assert [(e.outcome, e.batch_number, e.attempts, e.error) for e in events] == [
         ("finished", None, 2, "400"),
+        ("ok", 7, 1, None),
+        ("retried_ok", 3, 2, "503"),
         ("ok", 0, 1, None),
     ]
     assert len(list_fetch_events(engine, limit=1)) == 1
+    assert max_fetched_batch_number(engine, *key) == 3
+    assert max_fetched_batch_number(engine, "api", 1, None) == 7

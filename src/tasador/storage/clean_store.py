@@ -485,6 +485,9 @@ def list_decisions(engine: sa.Engine) -> list[DecisionRecord]:
 
 def record_fetch_event(
     engine: sa.Engine,
+    source: str,
+    group_number: int,
+    day: str | None,
     *,
     outcome: str,
     batch_number: int | None,
@@ -495,9 +498,29 @@ def record_fetch_event(
     with engine.begin() as conn:
         conn.execute(
             sa.insert(fetch_events).values(
-                outcome=outcome, batch_number=batch_number, attempts=attempts, error=error
+                source=source,
+                group_number=group_number,
+                day=day,
+                outcome=outcome,
+                batch_number=batch_number,
+                attempts=attempts,
+                error=error,
             )
         )
+
+
+def max_fetched_batch_number(
+    engine: sa.Engine, source: str, group_number: int, day: str | None
+) -> int | None:
+    """The highest batch number the API ever handed us for (source, group, day), stored or not."""
+    c = fetch_events.c
+    with engine.connect() as conn:
+        value = conn.execute(
+            sa.select(sa.func.max(c.batch_number)).where(
+                c.source == source, c.group_number == group_number, c.day.is_not_distinct_from(day)
+            )
+        ).scalar()
+    return None if value is None else int(value)
 
 
 def list_fetch_events(engine: sa.Engine, *, limit: int | None = None) -> list[FetchEvent]:
@@ -511,6 +534,9 @@ def list_fetch_events(engine: sa.Engine, *, limit: int | None = None) -> list[Fe
         FetchEvent(
             id=int(r.id),
             at=r.at,
+            source=r.source,
+            group_number=r.group_number,
+            day=r.day,
             outcome=r.outcome,
             batch_number=r.batch_number,
             attempts=r.attempts,

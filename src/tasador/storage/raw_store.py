@@ -25,7 +25,7 @@ from tasador.storage.bulk import (
     driver_cursor,
 )
 from tasador.storage.bulk import text_array as _text_array
-from tasador.storage.records import BatchConflict, StoredBatch
+from tasador.storage.records import BatchConflict, RawBatchRecord, StoredBatch
 from tasador.storage.tables import inference_requests, raw_batches
 
 __all__ = [
@@ -206,3 +206,22 @@ def load_inference_records(
         query = query.limit(limit)
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def list_raw_batches(
+    engine: sa.Engine, source: str, group_number: int, day: str | None
+) -> list[RawBatchRecord]:
+    """The raw batches stored for (source, group, day), by batch number."""
+    c = raw_batches.c
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(c.id, c.batch_number, c.row_count, c.content_hash)
+            .where(
+                c.source == source, c.group_number == group_number, c.day.is_not_distinct_from(day)
+            )
+            .order_by(c.batch_number)
+        ).all()
+    return [
+        RawBatchRecord(int(r.id), int(r.batch_number), int(r.row_count), r.content_hash)
+        for r in rows
+    ]

@@ -99,7 +99,20 @@ class FetchEvent:
 
     id: int
     at: datetime
+    source: str
+    group_number: int
+    day: str | None
     outcome: str
     batch_number: int | None
     attempts: int
     error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RawBatchRecord:
+    """One batch stored in RAW DATA."""
+
+    batch_id: int
+    batch_number: int
+    row_count: int
+    content_hash: str

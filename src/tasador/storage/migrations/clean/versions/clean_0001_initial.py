@@ -107,6 +107,9 @@ def upgrade() -> None:
         "fetch_events",
         sa.Column("id", sa.BigInteger, nullable=False),  # bigserial
         sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("group_number", sa.Integer, nullable=False),
+        sa.Column("day", sa.Text, nullable=True),
         sa.Column("outcome", sa.Text, nullable=False),
         sa.Column("batch_number", sa.Integer, nullable=True),
         sa.Column("attempts", sa.Integer, nullable=False),

@@ -1,0 +1,108 @@
+"""`make bench`: tasador against named peers, measured in the same run, printed as one table.
+
+Each benchmark module returns rows `{"benchmark", "impl", "seconds", ["rows_per_s"], ["note"]}`; the
+row whose impl is exactly "tasador" is the reference of its benchmark, and every other row gets its
+time as a ratio to it (a ratio above 1 means tasador is that many times faster). Targets from
+DESIGN.md are checked and printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the free-port helper
+
+
+def _targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
+    """The DESIGN.md targets, checked against the measured rows."""
+    def seconds(benchmark: str, impl: str) -> float | None:
+        for row in rows:
+            if row["benchmark"].startswith(benchmark) and row["impl"] == impl:
+                return float(row["seconds"])
+        return None
+
+    checks: list[tuple[str, bool, str]] = []
+    ours, to_sql, copy = (
+        seconds("ingest", "tasador"), seconds("ingest", "pandas to_sql"),
+        seconds("ingest", "bare psycopg COPY"),
+    )
+    if ours and to_sql:
+        checks.append(("ingest ≥ 7× pandas to_sql", to_sql / ours >= 7, f"{to_sql / ours:.1f}×"))
+    if ours and copy:
+        checks.append(("ingest within 1.5× of bare COPY", ours / copy <= 1.5, f"{ours / copy:.2f}×"))
+    drift = seconds("drift", "tasador")
+    if drift is not None:
+        checks.append(("drift 1M vs 1M < 2 s", drift < 2.0, f"{drift:.2f} s"))
+    return checks
+
+
+def render(rows: list[dict[str, Any]], console: Console) -> None:
+    """Print the benchmark table and the target checks."""
+    table = Table(title="tasador benchmarks (same machine, same run)")
+    for column in ("benchmark", "implementation", "seconds", "rows/s", "vs tasador", "note"):
+        table.add_column(column, justify="right" if column in {"seconds", "rows/s", "vs tasador"} else "left")
+    reference = {r["benchmark"]: r["seconds"] for r in rows if r["impl"] == "tasador"}
+    for row in rows:
+        ref = reference.get(row["benchmark"])
+        ratio = "" if ref is None or row["impl"] == "tasador" else f"{row['seconds'] / ref:.2f}×"
+        rate = f"{row['rows_per_s']:,.0f}" if row.get("rows_per_s") else ""
+        table.add_row(
+            row["benchmark"], row["impl"], f"{row['seconds']:.4f}", rate, ratio, row.get("note", "")
+        )
+    console.print(table)
+    for name, ok, value in _targets(rows):
+        console.print(f"{'PASS' if ok else 'MISS'}  {name}: {value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="*", help="benchmarks to run: drift ingest round")
+    parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    args = parser.parse_args()
+    wanted = set(args.only or ["drift", "ingest", "round"])
+
+    from fixtures.postgres import free_port
+
+    from tasador.platform.postgres import EmbeddedPostgres
+
+    console = Console()
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="tasador-bench-") as tmp:
+        if "drift" in wanted:
+            from bench import drift_bench
+
+            console.print("drift: 1M vs 1M rows …")
+            rows += drift_bench.run()
+        if wanted & {"ingest", "round"}:
+            server = EmbeddedPostgres(Path(tmp) / "pg", port=free_port(), durable=False)
+            server.start()
+            try:
+                if "ingest" in wanted:
+                    from bench import ingest_bench
+
+                    console.print("ingest: tasador vs pandas to_sql vs bare COPY …")
+                    server.create_database("bench_ingest")
+                    rows += ingest_bench.run(url=server.url("bench_ingest"))
+                if "round" in wanted:
+                    from bench import round_bench
+
+                    console.print("round: one round at the real API's batch sizes …")
+                    rows += round_bench.run(server, Path(tmp))
+            finally:
+                server.destroy()
+    render(rows, console)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""`python -m tasador` is the `tasador` command."""
+
+from tasador.cli import app
+
+app()

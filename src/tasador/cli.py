@@ -1,0 +1,239 @@
+"""The `tasador` command line: wiring only (settings → connections → package steps → a table)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from tasador.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="tasador: a house-price model kept continuously trained, served and explained.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+logger = logging.getLogger("tasador")
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(name)s: %(message)s",
+        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=True)],
+        force=True,
+    )
+    for noisy in ("httpx", "alembic", "mlflow", "urllib3", "optuna"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class RichReporter:
+    """Shows each round and step, and the tuning trials, as rich progress bars."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.round_task = progress.add_task("waiting for the first batch", total=None)
+        self.trial_task = progress.add_task("tuning", total=1, visible=False)
+        self.batch: int | None = None
+
+    def step(self, batch_number: int, name: str) -> None:
+        self.batch = batch_number
+        self.progress.update(self.round_task, description=f"batch {batch_number}: {name}")
+        if name != "train":
+            self.progress.update(self.trial_task, visible=False)
+
+    def trial(self, number: int, total: int, value: float) -> None:
+        self.progress.update(
+            self.trial_task,
+            total=total,
+            completed=number,
+            visible=True,
+            description=f"batch {self.batch}: Optuna trial {number}/{total}, rmse_log {value:.4f}",
+        )
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _summary_table(results: list) -> Table:  # list[RoundResult]
+    table = Table(title="tasador: what each batch did", show_lines=False)
+    for column in (
+        "batch",
+        "received",
+        "kept",
+        "rejected",
+        "drift",
+        "decision",
+        "model",
+        "outcome",
+    ):
+        table.add_column(
+            column, justify="right" if column in {"received", "kept", "rejected"} else "left"
+        )
+    table.add_column("why", overflow="fold", max_width=70)
+    for r in results:
+        outcome = "—" if r.promoted is None else ("promoted" if r.promoted else "rejected")
+        drift = "—" if r.drift is None else ("drift" if r.drift else "no drift")
+        table.add_row(
+            str(r.batch_number),
+            f"{r.received:,}",
+            f"{r.kept:,}",
+            f"{r.rejected:,}",
+            drift,
+            r.action or "—",
+            f"v{r.model_version}" if r.model_version else "—",
+            outcome,
+            r.reason,
+        )
+    return table
+
+
+def _run_loop(settings: Settings, rounds: int | None) -> list:
+    from tasador.services import open_loop
+
+    with open_loop(settings) as (client, stores, config), _progress() as progress:
+        from tasador.pipeline import run_loop
+
+        reporter = RichReporter(progress)
+        results = run_loop(client, stores, config, rounds=rounds, reporter=reporter)
+        progress.update(
+            reporter.round_task, description="all batches processed", total=1, completed=1
+        )
+        progress.update(reporter.trial_task, visible=False)
+    console.print(_summary_table(results))
+    for outcome in client.outcomes:
+        if outcome.attempts > 1 or str(outcome.outcome) not in {"ok", "finished"}:
+            console.print(
+                f"data API: {outcome.outcome} after {outcome.attempts} attempts {outcome.error or ''}"
+            )
+    return results
+
+
+@app.command()
+def up(
+    rounds: Annotated[int | None, typer.Option(help="stop after N rounds")] = None,
+    wait: Annotated[bool, typer.Option(help="keep the services up until Ctrl-C")] = True,
+) -> None:
+    """Start the local platform, run the loop over every batch, then keep the services up."""
+    from tasador.platform.local import LocalPlatform
+
+    settings = get_settings()
+    _configure_logging(settings)
+    with console.status("starting the local platform") as status:
+        platform = LocalPlatform.start(settings, on_step=lambda s: status.update(f"starting {s}"))
+    try:
+        _print_urls(platform.urls.redacted())
+        _run_loop(settings, rounds)
+        if wait:
+            _print_urls(platform.urls.redacted())
+            console.print("[bold]services are up; press Ctrl-C to stop them[/bold]")
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            try:
+                while not stop.wait(1.0):
+                    pass
+            except KeyboardInterrupt:
+                pass
+    finally:
+        with console.status("stopping services"):
+            platform.stop()
+        console.print("services stopped")
+
+
+def _print_urls(urls: dict[str, str]) -> None:
+    table = Table(title="services", show_header=False)
+    labels = {
+        "tracking_uri": "MLflow UI",
+        "data_api": "data API",
+        "raw_db": "RAW DATA",
+        "clean_db": "CLEAN DATA",
+        "mlflow_db": "MLflow metadata",
+    }
+    for key, label in labels.items():
+        table.add_row(label, urls[key])
+    console.print(table)
+
+
+@app.command()
+def run(
+    rounds: Annotated[int | None, typer.Option(help="stop after N rounds")] = None,
+) -> None:
+    """Run rounds against the configured services until the data API is exhausted."""
+    settings = get_settings()
+    _configure_logging(settings)
+    _run_loop(settings, rounds)
+
+
+@app.command()
+def datasource(
+    host: Annotated[str | None, typer.Option(help="interface to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
+    dataset: Annotated[
+        Path | None, typer.Option(help="realtor-schema file (csv, zip, parquet); default synthetic")
+    ] = None,
+    rows: Annotated[int | None, typer.Option(help="synthetic rows to generate")] = None,
+    scale: Annotated[
+        float | None,
+        typer.Option(help="synthetic size as a multiple of the real file (1.0 = 2.2M rows)"),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of the synthetic dataset")] = None,
+) -> None:
+    """Serve the data API simulator alone."""
+    import uvicorn
+
+    from tasador.datasource.simulator import build_simulator
+
+    settings = get_settings()
+    _configure_logging(settings)
+    sim = settings.simulator
+    n_rows = int(scale * 2_226_382) if scale else (rows or sim.rows)
+    app_ = build_simulator(
+        dataset or sim.dataset_path, n_rows, seed if seed is not None else sim.seed
+    )
+    uvicorn.run(app_, host=host or sim.host, port=port or sim.port, log_level="warning")
+
+
+@app.command()
+def status() -> None:
+    """The decision history: every batch, its rows, drift, decision and model outcome."""
+    from tasador.pipeline import summarize
+    from tasador.services import open_stores
+    from tasador.storage import clean_store
+
+    settings = get_settings()
+    _configure_logging(settings)
+    with open_stores(settings) as stores:
+        results = [summarize(stores, b.batch_id) for b in clean_store.list_batches(stores.clean)]
+    if not results:
+        console.print("no batch processed yet")
+        return
+    console.print(_summary_table(results))
+
+
+def main() -> None:  # pragma: no cover - entry point
+    app()

@@ -1,0 +1,173 @@
+"""The local profile: where each service is, and starting the ones nobody configured.
+
+With no URL configured, a service is started here: an embedded PostgreSQL (three databases: RAW
+DATA, CLEAN DATA, MLflow metadata), an MLflow tracking server on it with artifacts in the state
+folder, and the data API simulator. A configured URL is used as is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy.engine import make_url
+
+from tasador.platform.mlflow_server import MlflowServer
+from tasador.platform.postgres import EmbeddedPostgres
+from tasador.settings import Settings
+from tasador.storage.engine import ensure_database
+from tasador.storage.migrate import migrate
+
+logger = logging.getLogger(__name__)
+
+RAW_DB, CLEAN_DB, MLFLOW_DB = "tasador_raw", "tasador_clean", "tasador_mlflow"
+
+
+@dataclass(frozen=True)
+class ServiceUrls:
+    """Where every service of a run is."""
+
+    raw_db: str
+    clean_db: str
+    mlflow_db: str
+    tracking_uri: str
+    data_api: str
+
+    def redacted(self) -> dict[str, str]:
+        """The URLs with any password hidden, for printing."""
+        out = {}
+        for name, value in vars(self).items():
+            out[name] = (
+                make_url(value).render_as_string(hide_password=True)
+                if value.startswith("postgresql")
+                else value
+            )
+        return out
+
+
+def resolve_urls(settings: Settings) -> ServiceUrls:
+    """The configured URLs, falling back to where the local profile runs each service."""
+    local_pg = EmbeddedPostgres(data_dir=Path(), port=settings.db.embedded_port)
+    return ServiceUrls(
+        raw_db=settings.db.raw_url or local_pg.url(RAW_DB),
+        clean_db=settings.db.clean_url or local_pg.url(CLEAN_DB),
+        mlflow_db=settings.db.mlflow_url or local_pg.url(MLFLOW_DB),
+        tracking_uri=settings.mlflow.tracking_uri or f"http://127.0.0.1:{settings.mlflow.port}",
+        data_api=settings.data_api.url
+        or f"http://{settings.simulator.host}:{settings.simulator.port}",
+    )
+
+
+def wait_for_http(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait until GET `url` answers 200, or fail early if `process` exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with code {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+        time.sleep(0.3)
+
+
+@dataclass
+class LocalPlatform:
+    """The services one `tasador up` started, and how to stop them."""
+
+    settings: Settings
+    urls: ServiceUrls
+    postgres: EmbeddedPostgres | None = None
+    mlflow: MlflowServer | None = None
+    simulator: subprocess.Popen[bytes] | None = None
+    started: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(
+        cls, settings: Settings, on_step: Callable[[str], None] = lambda _: None
+    ) -> LocalPlatform:
+        """Start what is not configured, create the databases, apply migrations."""
+        state = settings.state_dir.resolve()
+        state.mkdir(parents=True, exist_ok=True)
+        platform = cls(settings=settings, urls=resolve_urls(settings))
+        try:
+            platform._start(state, on_step)
+        except BaseException:
+            platform.stop()
+            raise
+        return platform
+
+    def _start(self, state: Path, on_step: Callable[[str], None]) -> None:
+        settings = self.settings
+        needs_pg = not (settings.db.raw_url and settings.db.clean_url and settings.db.mlflow_url)
+        if needs_pg:
+            on_step("PostgreSQL")
+            self.postgres = EmbeddedPostgres(
+                data_dir=state / "postgres", port=settings.db.embedded_port
+            )
+            self.postgres.start()
+            self.started.append("postgres")
+        on_step("databases and migrations")
+        for url in (self.urls.raw_db, self.urls.clean_db, self.urls.mlflow_db):
+            ensure_database(url)
+        migrate(self.urls.raw_db, "raw")
+        migrate(self.urls.clean_db, "clean")
+        if not settings.mlflow.tracking_uri:
+            on_step("MLflow tracking server")
+            artifacts = settings.mlflow.artifacts_destination or str(state / "mlartifacts")
+            env = {}
+            if settings.mlflow.s3_endpoint_url:
+                env["MLFLOW_S3_ENDPOINT_URL"] = settings.mlflow.s3_endpoint_url
+            self.mlflow = MlflowServer(
+                backend_uri=self.urls.mlflow_db,
+                artifacts_destination=artifacts,
+                port=settings.mlflow.port,
+                log_file=state / "mlflow.log",
+                env=env,
+            )
+            self.mlflow.start()
+            self.started.append("mlflow")
+        if not settings.data_api.url:
+            on_step("data API simulator")
+            log = (state / "datasource.log").open("ab")
+            self.simulator = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tasador",
+                    "datasource",
+                    "--host",
+                    settings.simulator.host,
+                    "--port",
+                    str(settings.simulator.port),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=os.environ.copy(),
+                start_new_session=True,
+            )
+            wait_for_http(f"{self.urls.data_api}/health", 600, self.simulator)
+            self.started.append("datasource")
+
+    def stop(self) -> None:
+        """Stop what this platform started, newest first."""
+        if self.simulator is not None and self.simulator.poll() is None:
+            self.simulator.terminate()
+            try:
+                self.simulator.wait(10)
+            except subprocess.TimeoutExpired:
+                self.simulator.kill()
+        if self.mlflow is not None:
+            self.mlflow.stop()
+        if self.postgres is not None:
+            self.postgres.stop()

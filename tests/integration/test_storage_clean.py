@@ -335,3 +335,28 @@ def test_batch_error_and_fetch_events(engine: sa.Engine) -> None:
     assert len(list_fetch_events(engine, limit=1)) == 1
     assert max_fetched_batch_number(engine, *key) == 3
     assert max_fetched_batch_number(engine, "api", 1, None) == 7
+
+
+def test_rejected_rows_after_concat_with_an_empty_frame_store_exactly(engine: sa.Engine) -> None:
+    """pandas' concat of an empty and a non-empty string column must still COPY its real text."""
+    register(engine, 1)
+    empty = pd.DataFrame(
+        {"row_number": np.array([], dtype="int64"), "reason": pd.Series([], dtype="string")}
+    )
+    moved = pd.DataFrame(
+        {
+            "row_number": np.array([4], dtype="int64"),
+            "reason": pd.Series(["duplicate_of_earlier_batch"], dtype="string"),
+        }
+    )
+    rejected = pd.concat([empty, moved], ignore_index=True)
+    store_clean_rows(
+        engine,
+        1,
+        clean=clean_frame([1], [11], [False]),
+        rejected=rejected,
+        counts_by_reason={"duplicate_of_earlier_batch": 1},
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT row_number, reason FROM rejected_rows")).all()
+    assert [tuple(r) for r in rows] == [(4, "duplicate_of_earlier_batch")]

@@ -107,8 +107,14 @@ class EmbeddedPostgres:
         if not (self.data_dir / "PG_VERSION").exists():
             logger.info("initialising PostgreSQL data folder %s", self.data_dir)
             self._cmd(
-                "initdb", "-D", str(self.data_dir), "-U", DB_USER, "--auth=trust",
-                "--encoding=UTF8", "--locale=C",
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                DB_USER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
             )
         if self.is_running():
             logger.info("PostgreSQL already running on port %d", self.port)
@@ -119,11 +125,23 @@ class EmbeddedPostgres:
         logger.info("starting PostgreSQL on %s:%d", self.host, self.port)
         try:
             self._cmd(
-                "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options,
-                "-w", "-t", str(int(timeout)), "start", timeout=timeout + 10,
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "start",
+                timeout=timeout + 10,
             )
         except subprocess.CalledProcessError as err:
-            log = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
+            log = (
+                self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
+            )
             raise RuntimeError(
                 f"PostgreSQL did not start on port {self.port}: {err.stderr.strip()}\n{log}"
             ) from err
@@ -162,7 +180,9 @@ class EmbeddedPostgres:
     def create_database(self, name: str) -> None:
         """Create a database if it does not exist yet."""
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 

@@ -1,1 +1,1 @@
-"""The only code that talks to MLflow: logging, registration, the promotion rule and its application."""
+"""The only code that talks to MLflow: logging, registration, promotion and its application."""

@@ -57,7 +57,9 @@ def csv_bytes(table: pa.Table) -> bytes:
     odd value cannot make a whole batch unstorable.
     """
     sink = io.BytesIO()
-    pacsv.write_csv(table, sink, _WRITE_OPTIONS)
+    # One chunk per column: pyarrow's CSV writer emits garbage for a column whose first chunk is
+    # empty (as pandas' concat of an empty frame and a non-empty one produces).
+    pacsv.write_csv(table.combine_chunks(), sink, _WRITE_OPTIONS)
     data = sink.getvalue()
     if _NUL in data:
         logger.warning("replacing NUL characters, which PostgreSQL text cannot store, by U+FFFD")

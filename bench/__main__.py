@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the free-port helper
 
 def _targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
     """The DESIGN.md targets, checked against the measured rows."""
+
     def seconds(benchmark: str, impl: str) -> float | None:
         for row in rows:
             if row["benchmark"].startswith(benchmark) and row["impl"] == impl:
@@ -32,13 +33,16 @@ def _targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
 
     checks: list[tuple[str, bool, str]] = []
     ours, to_sql, copy = (
-        seconds("ingest", "tasador"), seconds("ingest", "pandas to_sql"),
+        seconds("ingest", "tasador"),
+        seconds("ingest", "pandas to_sql"),
         seconds("ingest", "bare psycopg COPY"),
     )
     if ours and to_sql:
         checks.append(("ingest ≥ 7× pandas to_sql", to_sql / ours >= 7, f"{to_sql / ours:.1f}×"))
     if ours and copy:
-        checks.append(("ingest within 1.5× of bare COPY", ours / copy <= 1.5, f"{ours / copy:.2f}×"))
+        checks.append(
+            ("ingest within 1.5× of bare COPY", ours / copy <= 1.5, f"{ours / copy:.2f}×")
+        )
     drift = seconds("drift", "tasador")
     if drift is not None:
         checks.append(("drift 1M vs 1M < 2 s", drift < 2.0, f"{drift:.2f} s"))
@@ -49,7 +53,9 @@ def render(rows: list[dict[str, Any]], console: Console) -> None:
     """Print the benchmark table and the target checks."""
     table = Table(title="tasador benchmarks (same machine, same run)")
     for column in ("benchmark", "implementation", "seconds", "rows/s", "vs tasador", "note"):
-        table.add_column(column, justify="right" if column in {"seconds", "rows/s", "vs tasador"} else "left")
+        table.add_column(
+            column, justify="right" if column in {"seconds", "rows/s", "vs tasador"} else "left"
+        )
     reference = {r["benchmark"]: r["seconds"] for r in rows if r["impl"] == "tasador"}
     for row in rows:
         ref = reference.get(row["benchmark"])
@@ -71,7 +77,6 @@ def main() -> None:
     wanted = set(args.only or ["drift", "ingest", "round"])
 
     from fixtures.postgres import free_port
-
     from tasador.platform.postgres import EmbeddedPostgres
 
     console = Console()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
+import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,6 +25,9 @@ from rich.table import Table
 
 from tasador.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from tasador.pipeline import RoundResult
+
 app = typer.Typer(
     help="tasador: a house-price model kept continuously trained, served and explained.",
     no_args_is_help=True,
@@ -32,14 +37,28 @@ console = Console()
 logger = logging.getLogger("tasador")
 
 
+@app.callback()
+def _quiet_library_warnings() -> None:
+    """Before any command: silence library notes that say nothing to a tasador user."""
+    # platformdirs' note that XDG_RUNTIME_DIR is unset (the embedded PostgreSQL wheel asks it)
+    warnings.filterwarnings("ignore", module=r"platformdirs\.")
+
+
 def _configure_logging(settings: Settings) -> None:
+    """Warnings and errors from every library; tasador's INFO lines only at log level DEBUG.
+
+    The progress display already says what each step is doing, so INFO lines would only repeat it.
+    """
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    level = settings.log_level.upper()
     logging.basicConfig(
-        level=settings.log_level.upper(),
+        level=logging.WARNING,
         format="%(name)s: %(message)s",
         handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=True)],
         force=True,
     )
-    for noisy in ("httpx", "alembic", "mlflow", "urllib3", "optuna"):
+    logging.getLogger("tasador").setLevel(level if level == "DEBUG" else logging.WARNING)
+    for noisy in ("httpx", "alembic", "mlflow", "urllib3", "optuna", "stamina"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -80,7 +99,7 @@ def _progress() -> Progress:
     )
 
 
-def _summary_table(results: list) -> Table:  # list[RoundResult]
+def _summary_table(results: list[RoundResult]) -> Table:
     table = Table(title="tasador: what each batch did", show_lines=False)
     for column in (
         "batch",
@@ -113,7 +132,7 @@ def _summary_table(results: list) -> Table:  # list[RoundResult]
     return table
 
 
-def _run_loop(settings: Settings, rounds: int | None) -> list:
+def _run_loop(settings: Settings, rounds: int | None) -> list[RoundResult]:
     from tasador.services import open_loop
 
     with open_loop(settings) as (client, stores, config), _progress() as progress:
@@ -129,7 +148,8 @@ def _run_loop(settings: Settings, rounds: int | None) -> list:
     for outcome in client.outcomes:
         if outcome.attempts > 1 or str(outcome.outcome) not in {"ok", "finished"}:
             console.print(
-                f"data API: {outcome.outcome} after {outcome.attempts} attempts {outcome.error or ''}"
+                f"data API: {outcome.outcome} after {outcome.attempts} attempts"
+                f" {outcome.error or ''}"
             )
     return results
 
@@ -222,12 +242,13 @@ def datasource(
 def status() -> None:
     """The decision history: every batch, its rows, drift, decision and model outcome."""
     from tasador.pipeline import summarize
+    from tasador.platform.local import local_postgres_running
     from tasador.services import open_stores
     from tasador.storage import clean_store
 
     settings = get_settings()
     _configure_logging(settings)
-    with open_stores(settings) as stores:
+    with local_postgres_running(settings), open_stores(settings) as stores:
         results = [summarize(stores, b.batch_id) for b in clean_store.list_batches(stores.clean)]
     if not results:
         console.print("no batch processed yet")

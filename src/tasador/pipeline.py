@@ -188,7 +188,7 @@ def ingest_next_batch(
 
 
 def register_orphan_raw_batches(stores: Stores, config: LoopConfig) -> list[BatchRecord]:
-    """Register in CLEAN DATA the raw batches a crash left unregistered (stored, not yet tracked)."""
+    """Register in CLEAN DATA the raw batches a crash left stored but not yet tracked."""
     registered = []
     for raw in raw_store.list_raw_batches(
         stores.raw, config.source, config.group_number, config.day
@@ -528,7 +528,7 @@ def run_loop(
     reporter: Reporter | None = None,
     on_result: Callable[[RoundResult], None] | None = None,
 ) -> list[RoundResult]:
-    """Finish unfinished batches, then run rounds until the API is exhausted or `rounds` are done."""
+    """Finish unfinished batches, then run rounds until the API is done or `rounds` have run."""
     reporter = reporter or LogReporter()
     results: list[RoundResult] = []
     register_orphan_raw_batches(stores, config)

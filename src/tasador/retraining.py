@@ -54,7 +54,8 @@ def decide_retraining(
                 True,
                 Trigger.CHAMPION_DEGRADED,
                 f"champion v{champion_version} RMSE(log) on this batch is "
-                f"{champion_batch_rmse_log:.4f}, above its recorded {champion_recorded_rmse_log:.4f}"
+                f"{champion_batch_rmse_log:.4f}, above its recorded "
+                f"{champion_recorded_rmse_log:.4f}"
                 f" + {degradation_margin:.0%} = {limit:.4f}",
             )
         return RetrainDecision(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from tasador.datasource.client import DataApiClient
 from tasador.pipeline import LoopConfig, Stores
 from tasador.platform.local import resolve_urls
 from tasador.settings import Settings
@@ -66,10 +67,8 @@ def open_stores(settings: Settings) -> Iterator[Stores]:
 
 
 @contextmanager
-def open_loop(settings: Settings) -> Iterator[tuple[object, Stores, LoopConfig]]:
+def open_loop(settings: Settings) -> Iterator[tuple[DataApiClient, Stores, LoopConfig]]:
     """The data API client, the stores and the round's parameters."""
-    from tasador.datasource.client import DataApiClient
-
     urls = resolve_urls(settings)
     api = settings.data_api
     with (

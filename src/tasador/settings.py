@@ -140,7 +140,7 @@ def get_settings() -> Settings:
 
 
 def describe_settings() -> list[tuple[str, str, str]]:
-    """(environment variable, default, meaning) for every setting, for the README and .env.example."""
+    """(environment variable, default, meaning) of every setting, for README and .env.example."""
     rows: list[tuple[str, str, str]] = []
     for name, info in Settings.model_fields.items():
         annotation = info.annotation

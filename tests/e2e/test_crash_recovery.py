@@ -1,4 +1,4 @@
-"""SIGKILL `tasador run` during ingest and during training; re-running ends as if nothing happened."""
+"""SIGKILL `tasador run` during ingest and during training; a re-run ends as if nothing happened."""
 
 from __future__ import annotations
 
@@ -64,8 +64,10 @@ def wait_until(predicate: Any, process: subprocess.Popen[bytes], log: Path, what
     deadline = time.monotonic() + 300
     while not predicate():
         if process.poll() is not None:
-            pytest.fail(f"`tasador run` exited ({process.returncode}) before {what}:\n"
-                        f"{log.read_text()[-3000:]}")
+            pytest.fail(
+                f"`tasador run` exited ({process.returncode}) before {what}:\n"
+                f"{log.read_text()[-3000:]}"
+            )
         if time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"timed out waiting for {what}")
@@ -88,8 +90,9 @@ def outcome(world: Any) -> dict[str, Any]:
     decisions = clean_store.list_decisions(stores.clean)
     with stores.raw.connect() as conn:
         raw_rows = dict(
-            conn.execute(sa.text("SELECT batch_id, count(*) FROM raw_listings GROUP BY batch_id"))
-            .all()
+            conn.execute(
+                sa.text("SELECT batch_id, count(*) FROM raw_listings GROUP BY batch_id")
+            ).all()
         )
     with stores.clean.connect() as conn:
         clean_rows = dict(
@@ -98,8 +101,16 @@ def outcome(world: Any) -> dict[str, Any]:
     versions = stores.mlflow.search_model_versions(f"name = '{world.config.model_name}'")
     return {
         "batches": sorted(
-            (b.batch_number, b.status, b.received, b.kept, b.rejected, raw_rows.get(b.batch_id),
-             clean_rows.get(b.batch_id, 0), tuple(sorted((b.rejected_by_reason or {}).items())))
+            (
+                b.batch_number,
+                b.status,
+                b.received,
+                b.kept,
+                b.rejected,
+                raw_rows.get(b.batch_id),
+                clean_rows.get(b.batch_id, 0),
+                tuple(sorted((b.rejected_by_reason or {}).items())),
+            )
             for b in batches.values()
         ),
         "decisions": sorted(

@@ -30,13 +30,18 @@ def test_loop_processes_every_batch_with_reasons(make_world) -> None:
     assert all(d.reason for d in decisions.values())
     trained = [d for d in decisions.values() if d.action == "train"]
     promoted = [d for d in trained if d.promoted]
-    skipped_or_rejected = [d for d in decisions.values() if d.action == "skip" or d.promoted is False]
-    assert len(promoted) >= 2, [(d.action, d.reason, d.promotion_reason) for d in decisions.values()]
+    skipped_or_rejected = [
+        d for d in decisions.values() if d.action == "skip" or d.promoted is False
+    ]
+    assert len(promoted) >= 2, [
+        (d.action, d.reason, d.promotion_reason) for d in decisions.values()
+    ]
     assert skipped_or_rejected, [(d.action, d.reason) for d in decisions.values()]
     assert all(d.promotion_reason for d in trained)
     # the first batch trains because there is no model; the first model passes the floors
     first = decisions[min(decisions)]
-    assert first.trigger == "first_model" and first.promoted
+    assert first.trigger == "first_model"
+    assert first.promoted
 
     # every trained model is a registered version; production is the last promoted one
     versions = stores.mlflow.search_model_versions(f"name = '{world.config.model_name}'")

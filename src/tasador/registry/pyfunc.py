@@ -7,6 +7,7 @@ The class is pickled by reference, so the environment that loads it needs `tasad
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Final
 
@@ -63,21 +64,28 @@ def input_example(frame: pd.DataFrame, rows: int = 2) -> pd.DataFrame:
     return example
 
 
-class PriceModel(PythonModel):
-    """Predicts list prices in dollars from a DataFrame of listings."""
+# MLflow warns, when the class is created, that `predict` has no type hints; they are left out
+# on purpose (see below). MLflow forces its own "once" filter there, so the warning is recorded
+# and dropped rather than filtered.
+with warnings.catch_warnings(record=True):
 
-    booster: xgb.Booster
-    spec: FeatureSpec
+    class PriceModel(PythonModel):
+        """Predicts list prices in dollars from a DataFrame of listings."""
 
-    def load_context(self, context: Any) -> None:
-        self.booster = xgb.Booster()
-        self.booster.load_model(context.artifacts["booster"])
-        self.booster.set_param({"nthread": 1})
-        self.spec = FeatureSpec.from_dict(
-            json.loads(Path(context.artifacts["feature_spec"]).read_text())
-        )
+        booster: xgb.Booster
+        spec: FeatureSpec
 
-    # `model_input` is left unannotated on purpose: MLflow reads the hint as a signature.
-    def predict(self, context: Any, model_input, params: Any = None) -> Any:
-        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-        return predict_price(self.booster, self.spec, frame)
+        def load_context(self, context: Any) -> None:
+            self.booster = xgb.Booster()
+            self.booster.load_model(context.artifacts["booster"])
+            self.booster.set_param({"nthread": 1})
+            self.spec = FeatureSpec.from_dict(
+                json.loads(Path(context.artifacts["feature_spec"]).read_text())
+            )
+
+        # `model_input` is left unannotated on purpose: MLflow reads the hint as a signature.
+        def predict(self, context: Any, model_input, params: Any = None) -> Any:
+            frame = (
+                model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+            )
+            return predict_price(self.booster, self.spec, frame)

@@ -79,7 +79,7 @@ def main() -> None:
     from fixtures.postgres import free_port
     from tasador.platform.postgres import EmbeddedPostgres
 
-    console = Console()
+    console = Console(width=max(Console().width, 160))
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="tasador-bench-") as tmp:
         if "drift" in wanted:

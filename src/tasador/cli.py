@@ -58,8 +58,10 @@ def _configure_logging(settings: Settings) -> None:
         force=True,
     )
     logging.getLogger("tasador").setLevel(level if level == "DEBUG" else logging.WARNING)
-    for noisy in ("httpx", "alembic", "mlflow", "urllib3", "optuna", "stamina"):
+    for noisy in ("httpx", "alembic", "urllib3", "optuna", "stamina"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # MLflow warns on every logged model about pickling and pip; errors still show
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
 
 
 class RichReporter:

@@ -9,18 +9,18 @@ followed by a re-run finishes the work exactly once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
 from tasador import schema
-from tasador.datasource.client import DataApiClient, DataApiFinished
+from tasador.datasource.client import Batch, DataApiClient, DataApiFinished
 from tasador.drift.profile import DataProfile, profile_frame
 from tasador.drift.report import DRIFT_CATEGORICAL, DRIFT_NUMERIC, DriftReport, detect_drift
 from tasador.ingestion.cleaning import clean_listings, drop_seen
-from tasador.ingestion.raw import raw_frame
+from tasador.ingestion.raw import raw_frame, raw_frames
 from tasador.registry.aliases import apply_decision, get_production
 from tasador.registry.models import find_version_for_batch, load_model_version, log_and_register
 from tasador.registry.promotion import decide_promotion
@@ -162,17 +162,7 @@ def ingest_next_batch(
             )
             client.restart()
             continue
-        frame = raw_frame(batch.rows)
-        stored = raw_store.store_raw_batch(
-            stores.raw,
-            source=config.source,
-            group_number=config.group_number,
-            day=config.day,
-            batch_number=batch.batch_number,
-            content_hash=batch.content_hash,
-            received_at=batch.received_at,
-            frame=frame,
-        )
+        frame, stored = store_rows(stores, config, batch)
         record_ = clean_store.register_batch(
             stores.clean,
             batch_id=stored.batch_id,
@@ -185,6 +175,34 @@ def ingest_next_batch(
         logger.info("stored batch %d: %d rows received", batch.batch_number, len(frame))
         return record_, frame
     raise RuntimeError(f"no new batch after {max_fetches} requests to the data API")
+
+
+def store_rows(
+    stores: Stores, config: LoopConfig, batch: Batch
+) -> tuple[pd.DataFrame, raw_store.StoredBatch]:
+    """Store a received batch in RAW DATA, chunk by chunk, and return its raw frame."""
+    chunks: list[pd.DataFrame] = []
+
+    def build() -> Iterator[pd.DataFrame]:
+        for chunk in raw_frames(batch.rows):
+            chunks.append(chunk)
+            yield chunk
+
+    stored = raw_store.store_raw_batch(
+        stores.raw,
+        source=config.source,
+        group_number=config.group_number,
+        day=config.day,
+        batch_number=batch.batch_number,
+        content_hash=batch.content_hash,
+        received_at=batch.received_at,
+        frame=build(),
+        row_count=len(batch.rows),
+    )
+    if not stored.created:  # already stored: the chunks were not needed for storage
+        chunks = list(raw_frames(batch.rows))
+    frame = pd.concat(chunks, ignore_index=True) if chunks else raw_frame([])
+    return frame, stored
 
 
 def register_orphan_raw_batches(stores: Stores, config: LoopConfig) -> list[BatchRecord]:

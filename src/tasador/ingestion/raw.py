@@ -9,6 +9,7 @@ happen later, in `ingestion.cleaning`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any, Final
 
 import numpy as np
@@ -167,3 +168,15 @@ def raw_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     columns[ROW_NUMBER] = np.arange(len(rows), dtype=np.int64)
     columns[EXTRA] = _string_array(_extra_texts(rows, dicts))
     return pd.DataFrame(columns, copy=False)
+
+
+def raw_frames(rows: list[Any], chunk_rows: int = 32_768) -> Iterator[pd.DataFrame]:
+    """`raw_frame` of consecutive slices of `rows`, with row numbers counted over the whole batch.
+
+    Storage sends each chunk to PostgreSQL while the next one is built.
+    """
+    for start in range(0, len(rows), chunk_rows):
+        frame = raw_frame(rows[start : start + chunk_rows])
+        if start:
+            frame[ROW_NUMBER] += start
+        yield frame

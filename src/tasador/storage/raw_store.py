@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -19,7 +19,7 @@ from tasador import schema
 from tasador.storage.bulk import (
     arrow_to_pandas,
     constant_array,
-    copy_in,
+    copy_in_stream,
     copy_out,
     csv_bytes,
     driver_cursor,
@@ -47,6 +47,7 @@ _LISTING_COPY_COLUMNS: Final[tuple[str, ...]] = (
     "batch_id", ROW_NUMBER, *schema.COLUMN_NAMES, EXTRA,
 )  # fmt: skip
 INFERENCE_COLUMNS: Final[tuple[str, ...]] = tuple(c.name for c in inference_requests.columns)
+_INFERENCE_STAGING: Final[str] = "tasador_inference_staging"
 
 
 def _same_batch(source: str, group_number: int, day: str | None, batch_number: int) -> Any:
@@ -84,13 +85,23 @@ def store_raw_batch(
     batch_number: int,
     content_hash: str,
     received_at: datetime,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | Iterable[pd.DataFrame],
+    row_count: int | None = None,
 ) -> StoredBatch:
     """Store one received batch and all its rows in one transaction, exactly once.
 
-    If the same (source, group, day, batch number) is already stored with the same content hash,
-    nothing is written and `created` is False; with a different hash, `BatchConflict` is raised.
+    `frame` is the raw frame, or its consecutive chunks (then `row_count` says how many rows they
+    hold): chunks are sent while the next one is being built. If the same (source, group, day,
+    batch number) is already stored with the same content hash, nothing is written (the chunks are
+    not consumed) and `created` is False; with a different hash, `BatchConflict` is raised.
     """
+    if isinstance(frame, pd.DataFrame):
+        frames: Iterable[pd.DataFrame] = (frame,)
+        row_count = len(frame)
+    elif row_count is None:
+        raise ValueError("store_raw_batch needs row_count when given chunks")
+    else:
+        frames = frame
     with engine.begin() as conn:
         inserted = conn.execute(
             insert(raw_batches)
@@ -100,7 +111,7 @@ def store_raw_batch(
                 day=day,
                 batch_number=batch_number,
                 content_hash=content_hash,
-                row_count=len(frame),
+                row_count=row_count,
                 received_at=received_at,
             )
             .on_conflict_do_nothing(constraint="uq_raw_batches")
@@ -121,10 +132,19 @@ def store_raw_batch(
             logger.info("raw batch %d already stored as %d", batch_number, existing.id)
             return StoredBatch(batch_id=int(existing.id), created=False)
         batch_id = int(inserted.id)
-        data = csv_bytes(_raw_table(batch_id, frame))
+        written = 0
+
+        def parts() -> Iterator[bytes]:
+            nonlocal written
+            for chunk in frames:
+                written += len(chunk)
+                yield csv_bytes(_raw_table(batch_id, chunk))
+
         with driver_cursor(conn) as cursor:
-            copy_in(cursor, "raw_listings", _LISTING_COPY_COLUMNS, data)
-    logger.info("stored raw batch %d (%d rows) as %d", batch_number, len(frame), batch_id)
+            copy_in_stream(cursor, "raw_listings", _LISTING_COPY_COLUMNS, parts())
+        if written != row_count:  # raising here rolls the whole batch back
+            raise ValueError(f"raw batch {batch_number}: {written} rows sent, {row_count} expected")
+    logger.info("stored raw batch %d (%d rows) as %d", batch_number, row_count, batch_id)
     return StoredBatch(batch_id=batch_id, created=True)
 
 
@@ -166,32 +186,52 @@ def _json(value: Any) -> str | None:
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=str).decode()
 
 
-def write_inference_records(engine: sa.Engine, records: Sequence[Mapping[str, Any]]) -> int:
+def _inference_row(r: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (
+        uuid.UUID(str(r["request_id"])),
+        r["received_at"],
+        r["endpoint"],
+        r.get("model_name"),
+        r.get("model_version"),
+        _json(r.get("inputs")),
+        _json(r.get("outputs")),
+        r.get("latency_ms"),
+        r.get("status_code"),
+    )
+
+
+def write_inference_records(
+    engine: sa.Engine, records: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
+) -> int:
     """Append inference requests (keys of `INFERENCE_COLUMNS`) with one COPY; returns the count.
 
-    `inputs` and `outputs` may be any JSON-able value; `request_id` a UUID or its text.
+    `inputs` and `outputs` may be any JSON-able value; `request_id` a UUID or its text. With
+    `skip_existing`, records whose request id is already stored (or repeated) are skipped, so a
+    replay of records that may already be in the table is idempotent: they go through one COPY into
+    a temporary table and one `INSERT ... ON CONFLICT DO NOTHING`; the count is of rows added.
     """
     if not records:
         return 0
-    statement = sql.SQL("COPY inference_requests ({}) FROM STDIN").format(
-        sql.SQL(", ").join(map(sql.Identifier, INFERENCE_COLUMNS))
-    )
-    with engine.begin() as conn, driver_cursor(conn) as cursor:  # noqa: SIM117
-        with cursor.copy(statement) as copy:
-            for r in records:
-                copy.write_row(
-                    (
-                        uuid.UUID(str(r["request_id"])),
-                        r["received_at"],
-                        r["endpoint"],
-                        r.get("model_name"),
-                        r.get("model_version"),
-                        _json(r.get("inputs")),
-                        _json(r.get("outputs")),
-                        r.get("latency_ms"),
-                        r.get("status_code"),
-                    )
+    columns = sql.SQL(", ").join(map(sql.Identifier, INFERENCE_COLUMNS))
+    target = sql.Identifier(_INFERENCE_STAGING if skip_existing else "inference_requests")
+    with engine.begin() as conn, driver_cursor(conn) as cursor:
+        if skip_existing:
+            cursor.execute(
+                sql.SQL("CREATE TEMP TABLE {} (LIKE inference_requests) ON COMMIT DROP").format(
+                    target
                 )
+            )
+        with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(target, columns)) as copy:
+            for r in records:
+                copy.write_row(_inference_row(r))
+        if skip_existing:
+            cursor.execute(
+                sql.SQL(
+                    "INSERT INTO inference_requests ({cols}) SELECT {cols} FROM {src} "
+                    "ON CONFLICT (request_id) DO NOTHING"
+                ).format(cols=columns, src=target)
+            )
+            return max(cursor.rowcount, 0)
     return len(records)
 
 

@@ -49,8 +49,11 @@ def _configure_logging(settings: Settings) -> None:
 
     The progress display already says what each step is doing, so INFO lines would only repeat it.
     """
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     level = settings.log_level.upper()
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # MLflow sets up its own logger when first imported; tell it the level up front
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR" if level != "DEBUG" else "INFO")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # the table has them
     logging.basicConfig(
         level=logging.WARNING,
         format="%(name)s: %(message)s",
@@ -175,11 +178,11 @@ def up(
             _print_urls(platform.urls.redacted())
             console.print("[bold]services are up; press Ctrl-C to stop them[/bold]")
             stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            try:
-                while not stop.wait(1.0):
-                    pass
-            except KeyboardInterrupt:
+            # Ctrl-C and SIGTERM both stop the services (SIGINT explicitly: a shell that starts us
+            # in the background would otherwise have it ignored)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            while not stop.wait(1.0):
                 pass
     finally:
         with console.status("stopping services"):

@@ -175,10 +175,30 @@ def feature_names_for(statuses: tuple[str, ...]) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------------------------------------
 # Column access that tolerates the clean frame's extension dtypes, plain object columns from a
-# request, and optional columns that are absent altogether.
+# request, and optional columns that are absent altogether. Besides a DataFrame, the builder takes
+# `Columns`, a plain mapping of column name to a 1-D numpy array (floats with NaN for numbers,
+# objects with None for strings and ISO dates): serving builds that straight from the request and
+# skips pandas on its hot path.
+
+Columns = Mapping[str, np.ndarray]
+Listings = pd.DataFrame | Columns
 
 
-def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
+def n_rows(frame: Listings) -> int:
+    """Number of listings in a frame or in a mapping of equally long columns."""
+    if isinstance(frame, pd.DataFrame):
+        return len(frame)
+    return len(next(iter(frame.values()))) if frame else 0
+
+
+def _floats(frame: Listings, column: str) -> np.ndarray:
+    if not isinstance(frame, pd.DataFrame):
+        given = frame.get(column)
+        if given is None:
+            return np.full(n_rows(frame), np.nan)
+        if given.dtype == object:
+            given = pd.to_numeric(pd.Series(given), errors="coerce").to_numpy(dtype=np.float64)
+        return np.array(given, dtype=np.float64, copy=True)
     if column not in frame.columns:
         return np.full(len(frame), np.nan)
     s = frame[column]
@@ -188,20 +208,37 @@ def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
     return np.array(s.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64, copy=True)
 
 
-def _strings(frame: pd.DataFrame, column: str) -> np.ndarray:
+def _strings(frame: Listings, column: str) -> np.ndarray:
     """Object array of str with None for missing."""
-    if column not in frame.columns:
+    if not isinstance(frame, pd.DataFrame):
+        given = frame.get(column)
+        if given is None:
+            return np.full(n_rows(frame), None, dtype=object)
+        values = np.asarray(given, dtype=object)
+    elif column not in frame.columns:
         return np.full(len(frame), None, dtype=object)
-    values = frame[column].to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+    else:
+        values = frame[column].to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
     # A request may carry "" for "not given"; treat it as missing like NA.
     if len(values) and (values == "").any():
         values = np.where(values == "", None, values)
     return values
 
 
-def _dates(frame: pd.DataFrame, column: str) -> np.ndarray:
+def _dates(frame: Listings, column: str) -> np.ndarray:
     """datetime64[D] array, NaT for missing or unparsable dates."""
-    if column not in frame.columns:
+    if not isinstance(frame, pd.DataFrame):
+        given = frame.get(column)
+        if given is None:
+            return np.full(n_rows(frame), np.datetime64("NaT"), dtype="datetime64[D]")
+        if np.issubdtype(given.dtype, np.datetime64):
+            return given.astype("datetime64[D]")
+        strings = _strings(frame, column)
+        try:
+            return np.asarray(strings, dtype="datetime64[s]").astype("datetime64[D]")
+        except (ValueError, TypeError):
+            frame = pd.DataFrame({column: strings})
+    elif column not in frame.columns:
         return np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[D]")
     s = frame[column]
     if not pd.api.types.is_datetime64_any_dtype(s.dtype):
@@ -229,10 +266,10 @@ def _positive(values: np.ndarray) -> np.ndarray:
     return values
 
 
-def _category_keys(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+def _category_keys(frame: Listings) -> dict[str, np.ndarray]:
     """The lookup keys of the encoded columns; city is keyed by "state|city"."""
     state, city = _strings(frame, "state"), _strings(frame, "city")
-    city_keys = np.full(len(frame), None, dtype=object)
+    city_keys = np.full(len(state), None, dtype=object)
     ok = (state != None) & (city != None)  # noqa: E711 (elementwise on object arrays)
     if ok.any():
         city_keys[ok] = state[ok] + "|" + city[ok]
@@ -301,7 +338,7 @@ def fit_features(train: pd.DataFrame, *, smoothing: float = DEFAULT_SMOOTHING) -
 # Building
 
 
-def _fill_plain(frame: pd.DataFrame, spec: FeatureSpec, out: np.ndarray) -> None:
+def _fill_plain(frame: Listings, spec: FeatureSpec, out: np.ndarray) -> None:
     """Every feature but the encodings, written into `out` (float64, rows x features)."""
     pos = spec._positions
     bed, bath = _positive(_floats(frame, "bed")), _floats(frame, "bath")
@@ -330,7 +367,7 @@ def _fill_plain(frame: pd.DataFrame, spec: FeatureSpec, out: np.ndarray) -> None
 
 
 def _fill_encodings(
-    frame: pd.DataFrame,
+    frame: Listings,
     encodings: Mapping[str, TargetEncoding],
     positions: Mapping[str, int],
     out: np.ndarray,
@@ -348,13 +385,14 @@ def _finish(out: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def build_features(frame: pd.DataFrame, spec: FeatureSpec) -> np.ndarray:
+def build_features(frame: Listings, spec: FeatureSpec) -> np.ndarray:
     """The model matrix of `frame` (float32, NaN for missing, columns in `spec.feature_names`).
 
     Uses the encodings fitted on all training rows: this is the matrix for serving and evaluation.
-    Optional columns may be absent from `frame` (treated as missing).
+    Optional columns may be absent from `frame` (treated as missing). `frame` is a DataFrame or a
+    mapping of column name to numpy array (`Columns`), which gives the same matrix without pandas.
     """
-    out = np.empty((len(frame), len(spec.feature_names)), dtype=np.float64)
+    out = np.empty((n_rows(frame), len(spec.feature_names)), dtype=np.float64)
     _fill_plain(frame, spec, out)
     _fill_encodings(frame, spec.encodings, spec._positions, out)
     return _finish(out)
@@ -402,7 +440,7 @@ def build_training_matrix(
     return _finish(out)
 
 
-def unknown_categories(frame: pd.DataFrame, spec: FeatureSpec) -> dict[str, np.ndarray]:
+def unknown_categories(frame: Listings, spec: FeatureSpec) -> dict[str, np.ndarray]:
     """Per encoded column, which rows fell back to the global mean (missing or unseen value)."""
     keys = _category_keys(frame)
     return {col: spec.encodings[col].positions(keys[col]) < 0 for col in ENCODED}

@@ -30,6 +30,7 @@ from tasador.storage.bulk import (
     driver_cursor,
 )
 from tasador.storage.bulk import text_array as _text_array
+from tasador.storage.queries import max_batch_number
 from tasador.storage.records import (
     BatchRecord,
     BatchStatus,
@@ -513,14 +514,7 @@ def max_fetched_batch_number(
     engine: sa.Engine, source: str, group_number: int, day: str | None
 ) -> int | None:
     """The highest batch number the API ever handed us for (source, group, day), stored or not."""
-    c = fetch_events.c
-    with engine.connect() as conn:
-        value = conn.execute(
-            sa.select(sa.func.max(c.batch_number)).where(
-                c.source == source, c.group_number == group_number, c.day.is_not_distinct_from(day)
-            )
-        ).scalar()
-    return None if value is None else int(value)
+    return max_batch_number(engine, fetch_events, source, group_number, day)
 
 
 def list_fetch_events(engine: sa.Engine, *, limit: int | None = None) -> list[FetchEvent]:

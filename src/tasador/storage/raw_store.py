@@ -25,6 +25,7 @@ from tasador.storage.bulk import (
     driver_cursor,
 )
 from tasador.storage.bulk import text_array as _text_array
+from tasador.storage.queries import max_batch_number
 from tasador.storage.records import BatchConflict, RawBatchRecord, StoredBatch
 from tasador.storage.tables import inference_requests, raw_batches
 
@@ -170,14 +171,7 @@ def latest_raw_batch(
     engine: sa.Engine, source: str, group_number: int, day: str | None
 ) -> int | None:
     """The highest batch number stored for (source, group, day), or None if there is none."""
-    c = raw_batches.c
-    with engine.connect() as conn:
-        value = conn.execute(
-            sa.select(sa.func.max(c.batch_number)).where(
-                c.source == source, c.group_number == group_number, c.day.is_not_distinct_from(day)
-            )
-        ).scalar()
-    return None if value is None else int(value)
+    return max_batch_number(engine, raw_batches, source, group_number, day)
 
 
 def _json(value: Any) -> str | None:

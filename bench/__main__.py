@@ -43,6 +43,43 @@ def _targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
         checks.append(
             ("ingest within 1.5× of bare COPY", ours / copy <= 1.5, f"{ours / copy:.2f}×")
         )
+
+    def rate(benchmark: str, impl: str) -> float | None:
+        for row in rows:
+            if row["benchmark"] == benchmark and row["impl"] == impl and row.get("rows_per_s"):
+                return float(row["rows_per_s"])
+        return None
+
+    peer = "mlflow models serve"
+    c16 = "serve 1 listing, concurrency 16"
+    c1 = "serve 1 listing, concurrency 1"
+    ours16, peer16 = rate(c16, "tasador"), rate(c16, peer)
+    if ours16 and peer16:
+        checks.append(
+            ("1-listing req/s at concurrency 16 ≥ 5× mlflow", ours16 >= 5 * peer16,
+             f"{ours16 / peer16:.1f}×")
+        )  # fmt: skip
+    ours1, peer1 = seconds(c1, "tasador"), seconds(c1, peer)
+    if ours1 and peer1:
+        checks.append(
+            ("p50 at concurrency 1 ≤ ¼ of mlflow's", ours1 <= peer1 / 4, f"{ours1 / peer1:.2f}×")
+        )
+    batch = "serve 1,000 listings per request"
+    ours_b, floor_b = rate(batch, "tasador"), rate(batch, "in-process inplace_predict")
+    if ours_b and floor_b:
+        checks.append(
+            ("1,000-row requests ≥ ½ the in-process booster rate", ours_b >= floor_b / 2,
+             f"{ours_b / floor_b:.2f}×")
+        )  # fmt: skip
+    explain, contribs = (
+        seconds("explain", "tasador"),
+        seconds("explain", "in-process pred_contribs"),
+    )
+    if explain and contribs:
+        checks.append(
+            ("/explain p50 ≤ 1.25× in-process pred_contribs", explain <= 1.25 * contribs,
+             f"{explain / contribs:.2f}×")
+        )  # fmt: skip
     drift = seconds("drift", "tasador")
     if drift is not None:
         checks.append(("drift 1M vs 1M < 2 s", drift < 2.0, f"{drift:.2f} s"))
@@ -71,10 +108,10 @@ def render(rows: list[dict[str, Any]], console: Console) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", nargs="*", help="benchmarks to run: drift ingest round")
+    parser.add_argument("--only", nargs="*", help="benchmarks to run: drift ingest round serving")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     args = parser.parse_args()
-    wanted = set(args.only or ["drift", "ingest", "round"])
+    wanted = set(args.only or ["drift", "ingest", "serving", "round"])
 
     from fixtures.postgres import free_port
     from tasador.platform.postgres import EmbeddedPostgres
@@ -87,7 +124,7 @@ def main() -> None:
 
             console.print("drift: 1M vs 1M rows …")
             rows += drift_bench.run()
-        if wanted & {"ingest", "round"}:
+        if wanted & {"ingest", "round", "serving"}:
             server = EmbeddedPostgres(Path(tmp) / "pg", port=free_port(), durable=False)
             server.start()
             try:
@@ -97,6 +134,11 @@ def main() -> None:
                     console.print("ingest: tasador vs pandas to_sql vs bare COPY …")
                     server.create_database("bench_ingest")
                     rows += ingest_bench.run(url=server.url("bench_ingest"))
+                if "serving" in wanted:
+                    from bench import serving_bench
+
+                    console.print("serving: tasador vs mlflow models serve, same model …")
+                    rows += serving_bench.run(server, Path(tmp))
                 if "round" in wanted:
                     from bench import round_bench
 

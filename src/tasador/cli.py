@@ -194,13 +194,16 @@ def _print_urls(urls: dict[str, str]) -> None:
     table = Table(title="services", show_header=False)
     labels = {
         "tracking_uri": "MLflow UI",
+        "inference_api": "inference API",
+        "inference_docs": "inference API docs",
         "data_api": "data API",
         "raw_db": "RAW DATA",
         "clean_db": "CLEAN DATA",
         "mlflow_db": "MLflow metadata",
     }
     for key, label in labels.items():
-        table.add_row(label, urls[key])
+        if key in urls:
+            table.add_row(label, urls[key])
     console.print(table)
 
 
@@ -241,6 +244,61 @@ def datasource(
         dataset or sim.dataset_path, n_rows, seed if seed is not None else sim.seed
     )
     uvicorn.run(app_, host=host or sim.host, port=port or sim.port, log_level="warning")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="interface to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
+) -> None:
+    """Serve the inference API: the model that holds `production`, followed by polling.
+
+    One uvicorn worker (metrics are per process); run more processes to scale.
+    """
+    import uvicorn
+    from mlflow import MlflowClient
+
+    from tasador.platform.local import resolve_urls
+    from tasador.serving.app import create_app
+    from tasador.serving.inference_log import InferenceLog
+    from tasador.serving.model_holder import ModelHolder
+    from tasador.storage.engine import make_engine
+
+    settings = get_settings()
+    _configure_logging(settings)
+    serving = settings.serving
+    # A registry that is down must fail a reload in seconds, not after minutes of retries.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    urls = resolve_urls(settings)
+    state = settings.state_dir.resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    client = MlflowClient(tracking_uri=urls.tracking_uri, registry_uri=urls.tracking_uri)
+    engine = make_engine(urls.raw_db)
+    token = serving.reload_token.get_secret_value() if serving.reload_token else None
+    api = create_app(
+        holder=ModelHolder(client, settings.mlflow.model_name, poll_seconds=serving.poll_seconds),
+        inference_log=InferenceLog(
+            engine,
+            spill_path=state / "inference-spill.jsonl",
+            max_queue=serving.inference_queue_size,
+        ),
+        model_name=settings.mlflow.model_name,
+        reload_token=token,
+        max_batch=serving.max_batch,
+        max_body_bytes=serving.max_body_bytes,
+    )
+    try:
+        uvicorn.run(
+            api,
+            host=host or serving.host,
+            port=port or serving.port,
+            workers=1,
+            log_level="warning",
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        engine.dispose()
 
 
 @app.command()

@@ -114,6 +114,10 @@ class ServingSettings(BaseSettings):
     poll_seconds: float = Field(10.0, description="how often the production alias is checked")
     reload_token: SecretStr | None = Field(None, description="bearer token of POST /reload")
     max_batch: int = Field(1_000, description="most listings in one /predict request")
+    max_body_bytes: int = Field(2_000_000, description="largest request body accepted (bytes)")
+    inference_queue_size: int = Field(
+        100_000, description="inference records held in memory while RAW DATA is unreachable"
+    )
 
 
 class Settings(BaseSettings):

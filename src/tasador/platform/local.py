@@ -2,7 +2,9 @@
 
 With no URL configured, a service is started here: an embedded PostgreSQL (three databases: RAW
 DATA, CLEAN DATA, MLflow metadata), an MLflow tracking server on it with artifacts in the state
-folder, and the data API simulator. A configured URL is used as is.
+folder, and the data API simulator. A configured URL is used as is. The inference API
+(`tasador serve`) is always started, as a subprocess; it answers /health at once and serves
+predictions as soon as a model holds the `production` alias.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class ServiceUrls:
     mlflow_db: str
     tracking_uri: str
     data_api: str
+    inference_api: str
 
     def redacted(self) -> dict[str, str]:
         """The URLs with any password hidden, for printing."""
@@ -50,6 +53,7 @@ class ServiceUrls:
                 if value.startswith("postgresql")
                 else value
             )
+        out["inference_docs"] = f"{self.inference_api}/docs"
         return out
 
 
@@ -63,6 +67,7 @@ def resolve_urls(settings: Settings) -> ServiceUrls:
         tracking_uri=settings.mlflow.tracking_uri or f"http://127.0.0.1:{settings.mlflow.port}",
         data_api=settings.data_api.url
         or f"http://{settings.simulator.host}:{settings.simulator.port}",
+        inference_api=f"http://{settings.serving.host}:{settings.serving.port}",
     )
 
 
@@ -91,6 +96,7 @@ class LocalPlatform:
     postgres: EmbeddedPostgres | None = None
     mlflow: MlflowServer | None = None
     simulator: subprocess.Popen[bytes] | None = None
+    inference_api: subprocess.Popen[bytes] | None = None
     started: list[str] = field(default_factory=list)
 
     @classmethod
@@ -138,40 +144,61 @@ class LocalPlatform:
             )
             self.mlflow.start()
             self.started.append("mlflow")
+        on_step("inference API")
+        self.inference_api = _spawn(
+            ["serve", "--host", settings.serving.host, "--port", str(settings.serving.port)],
+            state / "serving.log",
+        )
+        wait_for_http(f"{self.urls.inference_api}/health", 180, self.inference_api)
+        self.started.append("serving")
         if not settings.data_api.url:
             on_step("data API simulator")
-            log = (state / "datasource.log").open("ab")
-            self.simulator = subprocess.Popen(
+            self.simulator = _spawn(
                 [
-                    sys.executable,
-                    "-m",
-                    "tasador",
                     "datasource",
                     "--host",
                     settings.simulator.host,
                     "--port",
                     str(settings.simulator.port),
                 ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=os.environ.copy(),
-                start_new_session=True,
+                state / "datasource.log",
             )
             wait_for_http(f"{self.urls.data_api}/health", 600, self.simulator)
             self.started.append("datasource")
 
     def stop(self) -> None:
         """Stop what this platform started, newest first."""
-        if self.simulator is not None and self.simulator.poll() is None:
-            self.simulator.terminate()
-            try:
-                self.simulator.wait(10)
-            except subprocess.TimeoutExpired:
-                self.simulator.kill()
+        _terminate(self.simulator, 10)
+        # the inference API flushes its inference log to RAW DATA on the way out: give it time
+        _terminate(self.inference_api, 40)
         if self.mlflow is not None:
             self.mlflow.stop()
         if self.postgres is not None:
             self.postgres.stop()
+
+
+def _spawn(args: list[str], log_file: Path) -> subprocess.Popen[bytes]:
+    """`python -m tasador ARGS` in its own session, output appended to `log_file`."""
+    with log_file.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tasador", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
+            start_new_session=True,
+        )
+
+
+def _terminate(process: subprocess.Popen[bytes] | None, timeout: float) -> None:
+    """SIGTERM, then SIGKILL after `timeout` seconds."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
 
 
 @contextmanager

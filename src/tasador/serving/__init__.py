@@ -1,1 +1,7 @@
-"""The inference API."""
+"""The inference API: serves the model that holds the registry alias `production`.
+
+`schemas` (request and answer shapes), `model_holder` (the served model and following the alias),
+`explain` (exact TreeSHAP per feature and per input field), `metrics` (Prometheus, `tasador_*`),
+`inference_log` (every request to RAW DATA, off the request path), `app` (the FastAPI factory).
+`tasador serve` runs it with uvicorn, one worker per process.
+"""

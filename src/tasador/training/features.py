@@ -51,7 +51,7 @@ NUMERIC_FEATURES: Final[tuple[str, ...]] = (
 )
 DATE_FEATURES: Final[tuple[str, ...]] = ("prev_sold_year", "prev_sold_days_before_ref")
 
-_SMALL: Final[int] = 64  # frames up to this many rows take the per-key lookup path
+_SMALL: Final[int] = 100_000  # up to this many keys a dict lookup beats pandas (measured)
 
 
 @dataclass(frozen=True)
@@ -220,8 +220,9 @@ def _strings(frame: Listings, column: str) -> np.ndarray:
     else:
         values = frame[column].to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
     # A request may carry "" for "not given"; treat it as missing like NA.
-    if len(values) and (values == "").any():
-        values = np.where(values == "", None, values)
+    empty = values == ""
+    if len(values) and empty.any():
+        values = np.where(empty, np.array(None, dtype=object), values)
     return values
 
 

@@ -1,0 +1,161 @@
+"""Prometheus metrics of the inference API, all named `tasador_*`, on a registry per app.
+
+Each app gets its own `CollectorRegistry`, so several apps (tests, benchmarks) live in one process.
+Counts are kept in this process: run one uvicorn worker per process and scale with processes or
+replicas, each scraped on its own (no prometheus multiprocess mode needed).
+
+Request counts and latency are observed per request. The predicted-price histogram is filled in
+bulk with numpy (one call per request, however many listings it had). The model, reload and
+inference-log figures are read from their owners when scraped, so they cannot drift from them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final
+
+import numpy as np
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from tasador.serving.model_holder import ModelHolder
+
+PRICE_BUCKETS: Final[tuple[float, ...]] = (
+    50_000, 100_000, 150_000, 200_000, 300_000, 400_000, 500_000, 750_000,
+    1_000_000, 1_500_000, 2_000_000, 3_000_000, 5_000_000, 10_000_000,
+)  # fmt: skip
+LATENCY_BUCKETS: Final[tuple[float, ...]] = (
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+)  # fmt: skip
+
+
+class PriceHistogram(Collector):
+    """`tasador_predicted_price_dollars`: a histogram filled a whole array at a time."""
+
+    name: Final[str] = "tasador_predicted_price_dollars"
+
+    def __init__(self, buckets: Sequence[float] = PRICE_BUCKETS) -> None:
+        self.edges = np.asarray(buckets, dtype=np.float64)
+        self._counts = np.zeros(len(self.edges) + 1, dtype=np.int64)  # last: above every edge
+        self._sum = 0.0
+        self._lock = threading.Lock()
+
+    def observe(self, prices: np.ndarray) -> None:
+        # side="left": a price equal to an edge counts in that edge's bucket (le is inclusive)
+        counts = np.bincount(
+            np.searchsorted(self.edges, prices, side="left"), minlength=len(self._counts)
+        )
+        total = float(np.sum(prices))
+        with self._lock:
+            self._counts += counts
+            self._sum += total
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            cumulative = np.cumsum(self._counts)
+            total = self._sum
+        buckets = [(_le(edge), float(c)) for edge, c in zip(self.edges, cumulative, strict=False)]
+        buckets.append(("+Inf", float(cumulative[-1])))
+        yield HistogramMetricFamily(
+            self.name, "predicted prices (USD)", buckets=buckets, sum_value=total
+        )
+
+
+def _le(edge: float) -> str:
+    return str(float(edge))
+
+
+class StateCollector(Collector):
+    """Model, reload and inference-log figures, read from their owners at scrape time."""
+
+    def __init__(
+        self,
+        holder: ModelHolder,
+        queue_depth: Callable[[], int] | None,
+        write_failures: Callable[[], int] | None,
+    ) -> None:
+        self.holder = holder
+        self.queue_depth = queue_depth
+        self.write_failures = write_failures
+
+    def collect(self) -> Iterable[Metric]:
+        info = GaugeMetricFamily(
+            "tasador_model_info",
+            "the served model version (value 1); absent before a model is loaded",
+            labels=["name", "version", "run_id"],
+        )
+        model = self.holder.current()
+        if model is not None:
+            info.add_metric([model.name, model.version, model.run_id], 1.0)
+        yield info
+        status = self.holder.status()
+        reloads = CounterMetricFamily(
+            "tasador_model_reloads",
+            "model reloads: success = a new version swapped in, failure = a check or load failed",
+            labels=["result"],
+        )
+        reloads.add_metric(["success"], status.successes)
+        reloads.add_metric(["failure"], status.failures)
+        yield reloads
+        if self.queue_depth is not None:
+            yield GaugeMetricFamily(
+                "tasador_inference_log_queue_depth",
+                "inference records waiting to be written (in memory and spilled)",
+                value=float(self.queue_depth()),
+            )
+        if self.write_failures is not None:
+            yield CounterMetricFamily(
+                "tasador_inference_log_write_failures",
+                "failed attempts to write inference records to RAW DATA",
+                value=float(self.write_failures()),
+            )
+
+
+class ServingMetrics:
+    """The metrics of one app and the registry they live on."""
+
+    def __init__(
+        self,
+        holder: ModelHolder,
+        *,
+        queue_depth: Callable[[], int] | None = None,
+        write_failures: Callable[[], int] | None = None,
+    ) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "tasador_requests",
+            "HTTP requests by endpoint and status code",
+            ["endpoint", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "tasador_request_seconds",
+            "time to answer a request, by endpoint",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.predictions = Counter(
+            "tasador_predictions",
+            "listings priced, by model version",
+            ["model_version"],
+            registry=self.registry,
+        )
+        self.prices = PriceHistogram()
+        self.registry.register(self.prices)
+        self.registry.register(StateCollector(holder, queue_depth, write_failures))
+
+    def observe_request(self, endpoint: str, status: int, seconds: float) -> None:
+        self.requests.labels(endpoint, str(status)).inc()
+        self.latency.labels(endpoint).observe(seconds)
+
+    def observe_predictions(self, model_version: str, prices: np.ndarray) -> None:
+        self.predictions.labels(model_version).inc(len(prices))
+        self.prices.observe(prices)

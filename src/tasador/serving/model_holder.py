@@ -1,0 +1,203 @@
+"""The model being served, and following the registry's `production` alias.
+
+`ModelHolder.current()` returns an immutable `ServedModel`; a request takes it once and uses it to
+the end, so a swap never changes the model under a request in flight. `reload()` asks the registry
+which version holds `production`; when it is another version, it downloads and loads it completely,
+then swaps the reference (a lock guards only the swap). When anything fails (MLflow down, a broken
+artifact) the current model stays, the failure is recorded in `status()`, and the next poll retries.
+A daemon thread polls every `poll_seconds`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import xgboost as xgb
+from mlflow import MlflowClient
+
+from tasador.registry.aliases import PRODUCTION, get_production
+from tasador.registry.models import TAG_WINDOW, load_model_version
+from tasador.registry.production import run_finished_at
+from tasador.serving.explain import input_weights
+from tasador.training.features import FeatureSpec
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One loaded model version, ready to predict and explain; never changed once built."""
+
+    name: str
+    version: str
+    run_id: str
+    booster: xgb.Booster
+    spec: FeatureSpec
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    trained_at: datetime | None
+    loaded_at: datetime
+    input_names: tuple[str, ...]
+    input_weights: np.ndarray  # model features x input fields, see explain.input_weights
+
+    @property
+    def training_window(self) -> str | None:
+        return self.tags.get(TAG_WINDOW)
+
+
+def serve_model(
+    *,
+    name: str,
+    version: str,
+    run_id: str,
+    booster: xgb.Booster,
+    spec: FeatureSpec,
+    metrics: dict[str, float] | None = None,
+    tags: dict[str, str] | None = None,
+    trained_at: datetime | None = None,
+) -> ServedModel:
+    """A `ServedModel` with its explanation weights worked out once."""
+    names, weights = input_weights(spec.feature_names)
+    return ServedModel(
+        name=name,
+        version=version,
+        run_id=run_id,
+        booster=booster,
+        spec=spec,
+        metrics=dict(metrics or {}),
+        tags=dict(tags or {}),
+        trained_at=trained_at,
+        loaded_at=datetime.now(UTC),
+        input_names=names,
+        input_weights=weights,
+    )
+
+
+@dataclass(frozen=True)
+class ReloadStatus:
+    """How following the alias has gone so far."""
+
+    poll_seconds: float
+    last_checked_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_failure_at: datetime | None = None
+    last_error: str | None = None
+    successes: int = 0  # new versions loaded and swapped in
+    failures: int = 0  # checks or loads that failed
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """What one check of the alias did."""
+
+    model: ServedModel | None
+    changed: bool
+    error: str | None = None
+
+
+class ModelHolder:
+    """Holds the served model and keeps it on the version that holds `production`."""
+
+    def __init__(self, client: MlflowClient, model_name: str, *, poll_seconds: float) -> None:
+        self.client = client
+        self.model_name = model_name
+        self.alias = PRODUCTION
+        self.poll_seconds = poll_seconds
+        self._model: ServedModel | None = None
+        self._status = ReloadStatus(poll_seconds=poll_seconds)
+        self._swap_lock = threading.Lock()
+        self._reload_lock = threading.Lock()  # one load at a time (poller and POST /reload)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def current(self) -> ServedModel | None:
+        """The model to use for one whole request."""
+        return self._model
+
+    def status(self) -> ReloadStatus:
+        return self._status
+
+    def reload(self) -> ReloadResult:
+        """Load the `production` version if it is not the one served; never raises."""
+        with self._reload_lock:
+            now = datetime.now(UTC)
+            try:
+                served = self._model
+                ref = get_production(self.client, self.model_name)
+                if ref is None or (served is not None and served.version == ref.version):
+                    self._status = replace(self._status, last_checked_at=now)
+                    return ReloadResult(model=served, changed=False)
+                loaded = load_model_version(self.client, self.model_name, ref.version)
+                model = serve_model(
+                    name=self.model_name,
+                    version=loaded.version,
+                    run_id=loaded.run_id,
+                    booster=loaded.booster,
+                    spec=loaded.spec,
+                    metrics=loaded.metrics.to_dict(),
+                    tags=loaded.tags,
+                    trained_at=run_finished_at(self.client, loaded.run_id),
+                )
+            except Exception as err:  # anything: the current model must keep serving
+                error = f"{type(err).__name__}: {err}"[:2000]
+                logger.warning("reloading %s failed: %s", self.model_name, error)
+                self._status = replace(
+                    self._status,
+                    last_checked_at=now,
+                    last_failure_at=now,
+                    last_error=error,
+                    failures=self._status.failures + 1,
+                )
+                return ReloadResult(model=self._model, changed=False, error=error)
+            self.swap(model)
+            self._status = replace(
+                self._status,
+                last_checked_at=now,
+                last_success_at=datetime.now(UTC),
+                successes=self._status.successes + 1,
+            )
+            logger.info("serving %s version %s", self.model_name, model.version)
+            return ReloadResult(model=model, changed=True)
+
+    def swap(self, model: ServedModel) -> None:
+        """Serve `model` from now on (requests in flight keep the one they took)."""
+        with self._swap_lock:
+            self._model = model
+
+    def start(self) -> None:
+        """Check the alias now and then every `poll_seconds`, in a daemon thread."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._poll, name="model-poller", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _poll(self) -> None:
+        while True:
+            self.reload()
+            if self._stop.wait(self.poll_seconds):
+                return
+
+    def describe(self) -> dict[str, Any]:
+        """The reload status as plain values (for /model and logs)."""
+        s = self._status
+        return {
+            "last_checked_at": s.last_checked_at,
+            "last_success_at": s.last_success_at,
+            "last_failure_at": s.last_failure_at,
+            "last_error": s.last_error,
+            "successes": s.successes,
+            "failures": s.failures,
+            "poll_seconds": s.poll_seconds,
+        }

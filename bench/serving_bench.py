@@ -83,9 +83,14 @@ def train_reference_model(rows: int = 60_000, seed: int = 3) -> tuple[TrainedMod
     return trained, clean
 
 
+def complete(clean: pd.DataFrame) -> pd.DataFrame:
+    """Rows with the four sizes the inference API requires."""
+    return clean.dropna(subset=["bed", "bath", "acre_lot", "house_size"])
+
+
 def request_bodies(clean: pd.DataFrame, n: int) -> list[dict[str, Any]]:
     """Listings as a client sends them (JSON-safe), the first `n` clean rows."""
-    frame = clean.head(n)
+    frame = complete(clean).head(n)
     out = []
     for row in frame.to_dict("records"):
         body: dict[str, Any] = {}
@@ -195,7 +200,11 @@ def in_process_p50(work: Any, repeats: int = 300) -> float:
 
 def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        command, env={**os.environ, **env}, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        command,
+        # `mlflow models serve` execs `uvicorn` by name: put this environment's scripts first
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+             **env},
+        stdout=log.open("ab"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
 
@@ -255,8 +264,14 @@ def run(server: EmbeddedPostgres, tmp: Path, *, seconds: int = 10) -> list[dict[
             },
             tmp / "srv-ours.log",
         )  # fmt: skip
-        wait_for_http(f"http://127.0.0.1:{peer_port}/ping", 180, peer)
-        wait_for_http(f"http://127.0.0.1:{our_port}/ready", 180, ours)
+        for url, process, log in (
+            (f"http://127.0.0.1:{peer_port}/ping", peer, tmp / "srv-peer.log"),
+            (f"http://127.0.0.1:{our_port}/ready", ours, tmp / "srv-ours.log"),
+        ):
+            try:
+                wait_for_http(url, 180, process)
+            except (RuntimeError, TimeoutError) as err:
+                raise RuntimeError(f"{err}\n{log.read_text(errors='replace')[-3000:]}") from err
 
         listings = request_bodies(clean, 1_000)
         one, batch = listings[0], listings
@@ -267,9 +282,9 @@ def run(server: EmbeddedPostgres, tmp: Path, *, seconds: int = 10) -> list[dict[
         our_one, our_batch = orjson.dumps(one), orjson.dumps(batch)
 
         # the floor: the booster in this process, on features of the same rows
-        frame_one = clean.head(1)
+        frame_one = complete(clean).head(1)
         x_one = build_features(frame_one, trained.spec)
-        x_batch = build_features(clean.head(1_000), trained.spec)
+        x_batch = build_features(complete(clean).head(1_000), trained.spec)
         booster = trained.booster
         booster.set_param({"nthread": 1})
         floor_one = in_process_p50(lambda: booster.inplace_predict(x_one))

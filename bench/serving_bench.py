@@ -6,9 +6,12 @@ synthetic listings, is logged and registered the way the pipeline does it and gi
 
 - single-listing requests at concurrency 1 and 16 (requests/s, p50, p99), by `wrk` when it is on
   PATH (Debian package `wrk`), else by an asyncio httpx client;
-- 1,000-listing requests (rows/s);
-- `/explain` latency against XGBoost's own in-process `pred_contribs` for the same row;
-- the in-process floor: `inplace_predict` on 1 and 1,000 rows.
+- 1,000-listing requests one after another (rows/s);
+- `/explain` latency against XGBoost's own in-process `pred_contribs` for the same row (one call);
+- the in-process floor: `inplace_predict` on 1 and 1,000 rows, with XGBoost's default threads, as
+  the served booster has them.
+
+Both servers run on this machine next to the load generator; on 2 cores they share them.
 """
 
 from __future__ import annotations
@@ -176,18 +179,6 @@ def load(url: str, body: bytes, connections: int, seconds: int) -> dict[str, flo
     return asyncio.run(_httpx_load(url, body, connections, seconds))
 
 
-def sequential_p50(url: str, body: bytes, requests: int = 300) -> float:
-    """p50 latency (ms) of one client sending requests one after another."""
-    latencies = []
-    with httpx.Client(timeout=30, headers={"content-type": "application/json"}) as client:
-        for _ in range(requests):
-            started = time.perf_counter()
-            response = client.post(url, content=body)
-            latencies.append((time.perf_counter() - started) * 1000)
-            response.raise_for_status()
-    return statistics.median(latencies)
-
-
 def in_process_p50(work: Any, repeats: int = 300) -> float:
     """p50 (ms) of an in-process call."""
     times = []
@@ -281,14 +272,14 @@ def run(server: EmbeddedPostgres, tmp: Path, *, seconds: int = 10) -> list[dict[
         peer_batch = orjson.dumps({"dataframe_records": batch})
         our_one, our_batch = orjson.dumps(one), orjson.dumps(batch)
 
-        # the floor: the booster in this process, on features of the same rows
+        # the floor: the booster in this process, on features of the same rows, with XGBoost's
+        # default threads (all cores), as the server's booster has them
         frame_one = complete(clean).head(1)
         x_one = build_features(frame_one, trained.spec)
         x_batch = build_features(complete(clean).head(1_000), trained.spec)
         booster = trained.booster
-        booster.set_param({"nthread": 1})
         floor_one = in_process_p50(lambda: booster.inplace_predict(x_one))
-        floor_batch = in_process_p50(lambda: booster.inplace_predict(x_batch), 100)
+        floor_batch = in_process_p50(lambda: booster.inplace_predict(x_batch), 200)
         dmatrix_one = xgb.DMatrix(x_one, missing=np.nan)
         contribs = in_process_p50(lambda: booster.predict(dmatrix_one, pred_contribs=True), 100)
 
@@ -311,21 +302,25 @@ def run(server: EmbeddedPostgres, tmp: Path, *, seconds: int = 10) -> list[dict[
             ("tasador", f"{our_url}/predict", our_batch),
             ("mlflow models serve", peer_url, peer_batch),
         ):
-            p50 = sequential_p50(url, body, 100)
+            stats = load(url, body, 1, seconds)
             rows.append({
-                "benchmark": label, "impl": impl, "seconds": p50 / 1000,
-                "rows_per_s": 1_000 / (p50 / 1000), "note": f"p50 {p50:.2f} ms per request",
+                "benchmark": label, "impl": impl, "seconds": stats["p50"] / 1000,
+                "rows_per_s": 1_000 * stats["rps"],
+                "note": f"concurrency 1: {stats['rps']:,.1f} req/s, p50 {stats['p50']:.2f} ms, "
+                        f"p99 {stats['p99']:.2f} ms, errors {stats['errors']:.0f}",
             })  # fmt: skip
         rows.append({
             "benchmark": label, "impl": "in-process inplace_predict", "seconds": floor_batch / 1000,
-            "rows_per_s": 1_000 / (floor_batch / 1000), "note": "the floor: booster only",
+            "rows_per_s": 1_000 / (floor_batch / 1000),
+            "note": f"the floor: booster only, p50 {floor_batch:.2f} ms",
         })  # fmt: skip
-        explain = sequential_p50(f"{our_url}/explain", our_one)
+        explain = load(f"{our_url}/explain", our_one, 1, seconds)
         rows += [
-            {"benchmark": "explain 1 listing", "impl": "tasador", "seconds": explain / 1000,
-             "note": f"/explain p50 {explain:.2f} ms over HTTP"},
+            {"benchmark": "explain 1 listing", "impl": "tasador", "seconds": explain["p50"] / 1000,
+             "note": f"/explain over HTTP, concurrency 1: p50 {explain['p50']:.2f} ms, "
+                     f"p99 {explain['p99']:.2f} ms, errors {explain['errors']:.0f}"},
             {"benchmark": "explain 1 listing", "impl": "in-process pred_contribs",
-             "seconds": contribs / 1000, "note": f"p50 {contribs:.2f} ms, same row"},
+             "seconds": contribs / 1000, "note": f"p50 {contribs:.2f} ms, same row, one call"},
             {"benchmark": "serve 1 listing, concurrency 1", "impl": "in-process inplace_predict",
              "seconds": floor_one / 1000, "note": f"p50 {floor_one:.3f} ms, booster only"},
         ]  # fmt: skip

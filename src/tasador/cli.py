@@ -263,6 +263,7 @@ def serve(
     from tasador.serving.inference_log import InferenceLog
     from tasador.serving.model_holder import ModelHolder
     from tasador.storage.engine import make_engine
+    from tasador.storage.migrate import migrate
 
     settings = get_settings()
     _configure_logging(settings)
@@ -277,11 +278,18 @@ def serve(
     engine = make_engine(urls.raw_db)
     token = serving.reload_token.get_secret_value() if serving.reload_token else None
     api = create_app(
-        holder=ModelHolder(client, settings.mlflow.model_name, poll_seconds=serving.poll_seconds),
+        holder=ModelHolder(
+            client,
+            settings.mlflow.model_name,
+            poll_seconds=serving.poll_seconds,
+            explain_threads=serving.explain_thread_count(),
+        ),
         inference_log=InferenceLog(
             engine,
             spill_path=state / "inference-spill.jsonl",
             max_queue=serving.inference_queue_size,
+            # RAW DATA may be new, or down: the log brings it to head before its first write
+            prepare=lambda: migrate(urls.raw_db, "raw"),
         ),
         model_name=settings.mlflow.model_name,
         reload_token=token,

@@ -6,6 +6,7 @@ takes plain parameters.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -118,6 +119,16 @@ class ServingSettings(BaseSettings):
     inference_queue_size: int = Field(
         100_000, description="inference records held in memory while RAW DATA is unreachable"
     )
+    explain_threads: int = Field(
+        0,
+        ge=0,
+        description="threads that share one /explain (its trees split between them); "
+        "0: the CPUs this process may use",
+    )
+
+    def explain_thread_count(self) -> int:
+        """`explain_threads`, 0 resolved to the CPUs this process may run on."""
+        return self.explain_threads or len(os.sched_getaffinity(0))
 
 
 class Settings(BaseSettings):

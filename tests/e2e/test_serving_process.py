@@ -19,6 +19,7 @@ import pytest
 from fixtures.http import free_port
 from tasador.pipeline import run_loop
 from tasador.registry.aliases import get_production
+from tasador.storage.engine import make_engine
 from tasador.storage.raw_store import load_inference_records
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -141,3 +142,54 @@ def test_served_process_follows_the_loops_promotions_under_load(
         key = v if status == 200 else None
         expected[key] = expected.get(key, 0) + 1
     assert by_version == expected
+
+
+def test_served_process_migrates_a_new_raw_database_and_logs_requests_with_no_model(
+    make_database: Callable[[str], str], tmp_path: Path
+) -> None:
+    """`tasador serve` on its own: a new RAW DATA database, and a registry that is not there."""
+    raw_url = make_database("serve")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "TASADOR_DB_RAW_URL": raw_url,
+        "TASADOR_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}",  # nobody listens
+        "TASADOR_STATE_DIR": str(tmp_path / "state"),
+        "TASADOR_SERVING_PORT": str(port),
+    }
+    log_file = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tasador", "serve"],
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: httpx.get(f"{url}/health").status_code == 200, 120)
+        answer = httpx.post(f"{url}/predict", json=LISTING)
+        assert answer.status_code == 503
+        assert "no model loaded" in answer.json()["detail"]
+        # the registry is down: the failed check is reported (after the client's own retries)
+        wait_until(lambda: httpx.get(f"{url}/model").json()["reload"]["failures"] >= 1, 120)
+        reload_status = httpx.get(f"{url}/model").json()["reload"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(60)
+        finally:
+            if server.poll() is None:
+                server.kill()
+            log_file.close()
+    assert server.returncode in (0, -signal.SIGTERM), (tmp_path / "serve.log").read_text()[-3000:]
+    assert reload_status["last_error"]
+    engine = make_engine(raw_url)
+    try:
+        records = load_inference_records(engine)
+    finally:
+        engine.dispose()
+    assert [(r["endpoint"], r["status_code"], r["model_version"]) for r in records] == [
+        ("/predict", 503, None)
+    ]
+    assert records[0]["inputs"] == LISTING

@@ -140,6 +140,47 @@ def test_submitted_records_are_all_stored_after_close(engine: sa.Engine, tmp_pat
     assert_round_trip(engine, [records[0], records[1], records[999]])
 
 
+def test_prepare_runs_before_the_first_write_and_is_retried_until_it_works(
+    own_postgres: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    """`tasador serve` on a new RAW DATA database: the log migrates it, even if it starts late."""
+    name = f"log_{uuid.uuid4().hex[:10]}"
+    own_postgres.create_database(name)
+    url = own_postgres.url(name)
+    engine = make_engine(url)
+    attempts: list[str] = []
+
+    def prepare() -> None:
+        attempts.append("try")
+        if len(attempts) < 3:  # the database "comes up" on the third attempt
+            raise sa.exc.OperationalError("connect", {}, Exception("connection refused"))
+        migrate(url, "raw")
+
+    log = InferenceLog(engine, spill_path=tmp_path / "spill.jsonl", prepare=prepare, **FAST_RETRY)
+    try:
+        log.start()
+        records = [make_record(i) for i in range(20)]
+        for record in records:
+            log.submit(record)
+        stored = all_stored(engine, {r["request_id"] for r in records})
+
+        def migrated_and_stored() -> bool:
+            try:
+                return stored()
+            except sa.exc.ProgrammingError:  # no table yet: prepare has not worked so far
+                return False
+
+        wait_until(migrated_and_stored)
+        assert len(attempts) == 3
+        assert log.write_failures == 2
+        log.close()
+        assert len(attempts) == 3  # once it worked, never again
+        assert log.depth() == 0
+    finally:
+        engine.dispose()
+        own_postgres.drop_database(name)
+
+
 def test_postgres_outage_during_traffic_loses_nothing(
     engine: sa.Engine,
     own_postgres: EmbeddedPostgres,

@@ -112,7 +112,8 @@ def make_app(
     holder: ModelHolder | None = None,
 ) -> FastAPI:
     return create_app(
-        holder=holder or ModelHolder(client, name, poll_seconds=poll_seconds),
+        # two explain threads: /explain splits the trees between them (explain.TreeSplit)
+        holder=holder or ModelHolder(client, name, poll_seconds=poll_seconds, explain_threads=2),
         inference_log=inference_log,
         model_name=name,
         reload_token=token,

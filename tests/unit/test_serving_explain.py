@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import xgboost as xgb
 
-from tasador.serving.explain import explain, input_weights, inputs_of
+from tasador.serving.explain import (
+    contributions,
+    explain,
+    input_weights,
+    inputs_of,
+    split_contributions,
+    tree_split,
+)
 from tasador.training.features import build_features, feature_names_for, fit_features
 from tasador.training.synthetic import make_listings
 
@@ -77,3 +87,34 @@ def test_dollar_factor_is_the_base_price_when_contributions_cancel() -> None:
     assert factor[0] == pytest.approx(np.exp(10.0))
     assert factor[1] == pytest.approx(np.exp(10.0) * np.expm1(1.0))
     assert (result.inputs[1] * factor[1]).sum() == pytest.approx(np.exp(11.0) - np.exp(10.0))
+
+
+@pytest.mark.parametrize("parts", [2, 3, 7, 64])
+def test_contributions_split_over_tree_ranges_equal_the_whole_forests(
+    model: tuple[xgb.Booster, np.ndarray], parts: int
+) -> None:
+    booster, x = model
+    split = tree_split(booster, parts)
+    assert split.parts == len(split.ranges) == min(parts, booster.num_boosted_rounds())
+    assert split.ranges[0][0] == 0
+    assert split.ranges[-1][1] == booster.num_boosted_rounds()
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(split.ranges))
+    # the base score (12.0) is in every range's bias once: the offset takes the extra copies off
+    assert split.bias_offset == pytest.approx(12.0 * (split.parts - 1), abs=1e-3)
+    whole = contributions(booster, x[:3])
+    with ThreadPoolExecutor(parts) as pool:
+        np.testing.assert_allclose(split_contributions(x[:3], split, pool), whole, atol=1e-5)
+        _, weights = input_weights(FEATURES)
+        one = explain(booster, x[:1], weights, split, pool)
+    np.testing.assert_allclose(one.features, whole[:1, :-1], atol=1e-5)
+    np.testing.assert_allclose(one.base, whole[:1, -1], atol=1e-5)
+
+
+def test_one_part_is_the_plain_call(model: tuple[xgb.Booster, np.ndarray]) -> None:
+    booster, x = model
+    split = tree_split(booster, 1)
+    assert (split.parts, split.bias_offset) == (1, 0.0)
+    with ThreadPoolExecutor(1) as pool:
+        np.testing.assert_array_equal(
+            split_contributions(x, split, pool), contributions(booster, x)
+        )

@@ -17,11 +17,13 @@ Metrics are per process (see `tasador.serving.metrics`): run one uvicorn worker 
 scale with processes or replicas.
 """
 
+import gc
 import logging
 import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from operator import attrgetter
@@ -39,6 +41,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import Field, TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tasador.serving.columnar import listing_columns_fast
 from tasador.serving.explain import explain
 from tasador.serving.metrics import ServingMetrics
 from tasador.serving.model_holder import ModelHolder, ServedModel
@@ -150,6 +153,7 @@ class _BodyReader:
     """Parses and validates a listing body straight from bytes (pydantic's JSON parser)."""
 
     def __init__(self, max_batch: int) -> None:
+        self.max_batch = max_batch
         self.one = TypeAdapter(ListingIn)
         self.many = TypeAdapter(
             Annotated[list[ListingIn], Field(min_length=1, max_length=max_batch)]
@@ -162,13 +166,20 @@ class _BodyReader:
         except ValidationError as err:
             raise _validation_error(err, raw) from None
 
-    async def listings(self, request: Request) -> tuple[list[ListingIn], bool, bytes]:
-        """(listings, whether the body was a single listing, raw body)."""
+    async def listings(self, request: Request) -> tuple[Columns, bool, bytes]:
+        """(the listings' columns, whether the body was a single listing, raw body).
+
+        A list goes through the columnar fast path; what that path cannot take, and any single
+        listing, is validated by pydantic.
+        """
         raw = await request.body()
+        is_list = _is_list(raw)
+        if is_list and (columns := listing_columns_fast(raw, self.max_batch)) is not None:
+            return columns, False, raw
         try:
-            if _is_list(raw):
-                return self.many.validate_json(raw), False, raw
-            return [self.one.validate_json(raw)], True, raw
+            if is_list:
+                return listing_columns(self.many.validate_json(raw)), False, raw
+            return listing_columns([self.one.validate_json(raw)]), True, raw
         except ValidationError as err:
             raise _validation_error(err, raw) from None
 
@@ -238,10 +249,15 @@ def create_app(
         if inference_log is not None:
             inference_log.start()
         holder.start()
+        # Everything imported so far (MLflow, pandas, XGBoost...) lives as long as the process:
+        # keep it out of the garbage collector's full passes, which would otherwise walk it all
+        # and pause requests for tens of milliseconds.
+        gc.freeze()
         try:
             yield
         finally:
             holder.stop()
+            explainers.shutdown(wait=False, cancel_futures=True)
             if inference_log is not None:
                 await run_in_threadpool(inference_log.close)
 
@@ -257,6 +273,10 @@ def create_app(
     app.state.holder = holder
 
     reader = _BodyReader(max_batch)
+    # threads that take the other tree ranges of an /explain (see explain.TreeSplit)
+    explainers = ThreadPoolExecutor(
+        max_workers=max(1, holder.explain_threads - 1), thread_name_prefix="explain"
+    )
 
     bearer = HTTPBearer(auto_error=False, description="TASADOR_SERVING_RELOAD_TOKEN")
 
@@ -398,9 +418,8 @@ def create_app(
         """
         started, received_at = time.perf_counter(), datetime.now(UTC)
         request_id: str = request.state.request_id
-        listings, single, raw = await reader.listings(request)
+        columns, single, raw = await reader.listings(request)
         model = served(request_id, received_at, started, "/predict", raw)
-        columns = listing_columns(listings)
         x = build_features(columns, model.spec)
         log_price = np.asarray(model.booster.inplace_predict(x), dtype=np.float64)
         price = np.exp(log_price)
@@ -448,7 +467,9 @@ def create_app(
         columns = listing_columns([body])
         x = build_features(columns, model.spec)
         # in a worker thread: XGBoost releases the GIL, so other requests go on meanwhile
-        result = await run_in_threadpool(explain, model.booster, x, model.input_weights)
+        result = await run_in_threadpool(
+            explain, model.booster, x, model.input_weights, model.tree_split, explainers
+        )
         factor = float(result.dollar_factor()[0])
         price = float(result.price[0])
         metrics.observe_predictions(model.version, result.price)

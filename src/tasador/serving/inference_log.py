@@ -1,9 +1,11 @@
 """The inference log: every request goes to RAW DATA off the request path, and none is lost.
 
 `submit` only appends to an in-memory queue. One writer thread drains it in batches, one COPY per
-batch. While PostgreSQL is unreachable, failed batches and the oldest records beyond `max_queue` go
-to a local spill file (JSON lines), which is replayed when the database is back; the replay is
-idempotent (the table's key is the request id), so a crash in the middle never duplicates a record.
+batch. An optional `prepare` step (the RAW DATA migrations, for `tasador serve`) runs before the
+first write and is retried like a write until it succeeds. While PostgreSQL is unreachable,
+failed batches and the oldest records beyond `max_queue` go to a local spill file (JSON lines),
+which is replayed when the database is back; the replay is idempotent (the table's key is the
+request id), so a crash in the middle never duplicates a record.
 
 Spill files: `spill_path` only ever grows by appends. To replay it, the writer renames it to
 `<spill_path>.replay` (new spills start a fresh `spill_path`) and writes that file to the database
@@ -19,7 +21,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -101,6 +103,7 @@ class InferenceLog:
         flush_seconds: float = 0.5,
         retry_initial: float = 0.5,
         retry_max: float = 10.0,
+        prepare: Callable[[], None] | None = None,
     ) -> None:
         if max_queue < 1 or batch_size < 1:
             raise ValueError("max_queue and batch_size must be positive")
@@ -113,6 +116,7 @@ class InferenceLog:
         self._flush_seconds = flush_seconds
         self._retry_initial = retry_initial
         self._retry_max = retry_max
+        self._prepare = prepare  # run (and retried) before the first write: migrations, say
 
         self._queue: deque[Mapping[str, Any]] = deque()
         self._cond = threading.Condition(threading.Lock())  # guards _queue, _inflight, _closing
@@ -227,6 +231,9 @@ class InferenceLog:
         while True:
             batch: list[Mapping[str, Any]] = []
             try:
+                if self._prepare is not None:
+                    self._prepare()
+                    self._prepare = None
                 self._sync_spill()
                 if self._spilled:
                     self._replay()

@@ -23,7 +23,7 @@ from mlflow import MlflowClient
 from tasador.registry.aliases import PRODUCTION, get_production
 from tasador.registry.models import TAG_WINDOW, load_model_version
 from tasador.registry.production import run_finished_at
-from tasador.serving.explain import input_weights
+from tasador.serving.explain import TreeSplit, input_weights, tree_split
 from tasador.training.features import FeatureSpec
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class ServedModel:
     loaded_at: datetime
     input_names: tuple[str, ...]
     input_weights: np.ndarray  # model features x input fields, see explain.input_weights
+    tree_split: TreeSplit  # how one row's explanation is spread over threads
 
     @property
     def training_window(self) -> str | None:
@@ -60,8 +61,9 @@ def serve_model(
     metrics: dict[str, float] | None = None,
     tags: dict[str, str] | None = None,
     trained_at: datetime | None = None,
+    explain_threads: int = 1,
 ) -> ServedModel:
-    """A `ServedModel` with its explanation weights worked out once."""
+    """A `ServedModel` with its explanation weights and tree split worked out once."""
     names, weights = input_weights(spec.feature_names)
     return ServedModel(
         name=name,
@@ -75,6 +77,7 @@ def serve_model(
         loaded_at=datetime.now(UTC),
         input_names=names,
         input_weights=weights,
+        tree_split=tree_split(booster, explain_threads),
     )
 
 
@@ -103,8 +106,16 @@ class ReloadResult:
 class ModelHolder:
     """Holds the served model and keeps it on the version that holds `production`."""
 
-    def __init__(self, client: MlflowClient, model_name: str, *, poll_seconds: float) -> None:
+    def __init__(
+        self,
+        client: MlflowClient,
+        model_name: str,
+        *,
+        poll_seconds: float,
+        explain_threads: int = 1,
+    ) -> None:
         self.client = client
+        self.explain_threads = explain_threads
         self.model_name = model_name
         self.alias = PRODUCTION
         self.poll_seconds = poll_seconds
@@ -142,6 +153,7 @@ class ModelHolder:
                     metrics=loaded.metrics.to_dict(),
                     tags=loaded.tags,
                     trained_at=run_finished_at(self.client, loaded.run_id),
+                    explain_threads=self.explain_threads,
                 )
             except Exception as err:  # anything: the current model must keep serving
                 error = f"{type(err).__name__}: {err}"[:2000]

@@ -22,8 +22,34 @@ def _bounded(column: str) -> Any:
     return Field(ge=col.minimum, le=col.maximum, allow_inf_nan=False, description=col.description)
 
 
-_ZIP: Final = re.compile(r"^(\d{1,5})(?:-\d{4})?$")
+_ZIP: Final = re.compile(r"^(\d{1,5})(?:-\d{4})?$", re.ASCII)
 _FIRST_SALE, _LAST_SALE = (date.fromisoformat(d) for d in schema.PREV_SOLD_DATE_RANGE)
+
+
+def normalise_zip(value: Any) -> str | None:
+    """A ZIP code as 5 digits: text, or a number that lost its leading zeros; ValueError if not."""
+    # the common case first, fast (isascii: isdigit alone also takes digits of other scripts)
+    if type(value) is str and len(value) == 5 and value.isascii() and value.isdigit():
+        return value
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("a ZIP code is 1 to 5 digits, not a boolean")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("a numeric ZIP code must be a whole number")
+        value = int(value)
+    if isinstance(value, int):
+        if not 0 <= value <= 99_999:
+            raise ValueError("a ZIP code is between 00000 and 99999")
+        return f"{value:05d}"
+    if isinstance(value, str):
+        match = _ZIP.match(value.strip())
+        if match is None:
+            raise ValueError('a ZIP code is 1 to 5 digits, optionally "-" and 4 more')
+        return match.group(1).zfill(5)
+    raise ValueError("a ZIP code is a string or a whole number")
+
 
 Status = Literal[schema.STATUSES]  # type: ignore[valid-type]
 
@@ -75,27 +101,7 @@ class ListingIn(BaseModel):
     @field_validator("zip_code", mode="before")
     @classmethod
     def _normalise_zip(cls, value: Any) -> Any:
-        """ZIP codes arrive as text or as numbers that lost their leading zeros: 5 digits back."""
-        if type(value) is str and len(value) == 5 and value.isdigit():  # the common case, fast
-            return value
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            raise ValueError("a ZIP code is 1 to 5 digits, not a boolean")
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise ValueError("a numeric ZIP code must be a whole number")
-            value = int(value)
-        if isinstance(value, int):
-            if not 0 <= value <= 99_999:
-                raise ValueError("a ZIP code is between 00000 and 99999")
-            return f"{value:05d}"
-        if isinstance(value, str):
-            match = _ZIP.match(value.strip())
-            if match is None:
-                raise ValueError('a ZIP code is 1 to 5 digits, optionally "-" and 4 more')
-            return match.group(1).zfill(5)
-        raise ValueError("a ZIP code is a string or a whole number")
+        return normalise_zip(value)
 
 
 class ListingPrediction(BaseModel):

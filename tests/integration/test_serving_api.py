@@ -24,6 +24,7 @@ from fixtures.http import running_server, unused_url
 from tasador.platform.mlflow_server import MlflowServer
 from tasador.registry.aliases import PRODUCTION
 from tasador.registry.models import load_model_version, log_and_register
+from tasador.serving import app as serving_app
 from tasador.serving.app import create_app
 from tasador.serving.inference_log import InferenceLog
 from tasador.serving.model_holder import ModelHolder, serve_model
@@ -165,9 +166,17 @@ def complete(frame: pd.DataFrame) -> pd.DataFrame:
 # Predictions and explanations
 
 
+@pytest.mark.parametrize("offload_rows", [serving_app.OFFLOAD_ROWS, 2])
 def test_predictions_equal_the_production_models_own(
-    api: str, client: MlflowClient, production: str, data: pd.DataFrame
+    api: str,
+    client: MlflowClient,
+    production: str,
+    data: pd.DataFrame,
+    offload_rows: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # the server runs in this process: 2 sends every batch to the booster in a worker thread
+    monkeypatch.setattr(serving_app, "OFFLOAD_ROWS", offload_rows)
     loaded = load_model_version(client, production, "1")
     rows = complete(data[data["is_holdout"]]).head(MAX_BATCH)
     expected = predict_price(loaded.booster, loaded.spec, rows)

@@ -11,7 +11,9 @@ synthetic listings, is logged and registered the way the pipeline does it and gi
 - the in-process floor: `inplace_predict` on 1 and 1,000 rows, with XGBoost's default threads, as
   the served booster has them.
 
-Both servers run on this machine next to the load generator; on 2 cores they share them.
+Both servers run on this machine next to the load generator; on 2 cores they share them. Each
+comparison runs in 3 rounds that take turns (tasador, peer, floor, tasador, ...), and reports the
+median of each figure, so a slow moment of the machine does not land on one side only.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +55,7 @@ from tasador.training.metrics import evaluate
 from tasador.training.train import TrainedModel, predict_price
 
 MODEL_NAME = "tasador-bench-serving"
+ROUNDS = 3  # alternating rounds per comparison
 REQUEST_FIELDS = (
     "bed", "bath", "acre_lot", "house_size", "state", "status", "city", "zip_code",
     "brokered_by", "prev_sold_date",
@@ -179,6 +183,24 @@ def load(url: str, body: bytes, connections: int, seconds: int) -> dict[str, flo
     return asyncio.run(_httpx_load(url, body, connections, seconds))
 
 
+def interleaved(
+    measures: dict[str, Callable[[], dict[str, float]]], rounds: int = ROUNDS
+) -> dict[str, dict[str, float]]:
+    """Each measure run `rounds` times, taking turns; per measure, the median of each figure
+    (errors: the total). Taking turns spreads the machine's slow and fast moments over all."""
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in measures}
+    for _ in range(rounds):
+        for name, measure in measures.items():
+            runs[name].append(measure())
+    out: dict[str, dict[str, float]] = {}
+    for name, results in runs.items():
+        out[name] = {
+            key: (sum if key == "errors" else statistics.median)([r[key] for r in results])
+            for key in results[0]
+        }
+    return out
+
+
 def in_process_p50(work: Any, repeats: int = 300) -> float:
     """p50 (ms) of an in-process call."""
     times = []
@@ -210,7 +232,7 @@ def _stop(process: subprocess.Popen[bytes] | None) -> None:
         os.killpg(process.pid, 9)
 
 
-def run(server: EmbeddedPostgres, tmp: Path, *, seconds: int = 10) -> list[dict[str, Any]]:
+def run(server: EmbeddedPostgres, tmp: Path, *, seconds: int = 5) -> list[dict[str, Any]]:
     """Serve one model both ways and measure; returns rows for the bench table."""
     for name in ("bench_srv_mlflow", "bench_srv_raw"):
         server.drop_database(name)
@@ -274,47 +296,61 @@ def run(server: EmbeddedPostgres, tmp: Path, *, seconds: int = 10) -> list[dict[
 
         # the floor: the booster in this process, on features of the same rows, with XGBoost's
         # default threads (all cores), as the server's booster has them
-        frame_one = complete(clean).head(1)
-        x_one = build_features(frame_one, trained.spec)
+        x_one = build_features(complete(clean).head(1), trained.spec)
         x_batch = build_features(complete(clean).head(1_000), trained.spec)
         booster = trained.booster
-        floor_one = in_process_p50(lambda: booster.inplace_predict(x_one))
-        floor_batch = in_process_p50(lambda: booster.inplace_predict(x_batch), 200)
         dmatrix_one = xgb.DMatrix(x_one, missing=np.nan)
-        contribs = in_process_p50(lambda: booster.predict(dmatrix_one, pred_contribs=True), 100)
 
         rows: list[dict[str, Any]] = []
+
+        def wrk_stats(url: str, body: bytes, connections: int) -> Callable[[], dict[str, float]]:
+            return lambda: load(url, body, connections, seconds)
+
+        def in_process(work: Callable[[], Any], repeats: int) -> Callable[[], dict[str, float]]:
+            return lambda: {"p50": in_process_p50(work, repeats)}
+
         for connections in (1, 16):
             label = f"serve 1 listing, concurrency {connections}"
-            for impl, url, body in (
-                ("tasador", f"{our_url}/predict", our_one),
-                ("mlflow models serve", peer_url, peer_one),
-            ):
-                stats = load(url, body, connections, seconds)
+            stats = interleaved({
+                "tasador": wrk_stats(f"{our_url}/predict", our_one, connections),
+                "mlflow models serve": wrk_stats(peer_url, peer_one, connections),
+            })  # fmt: skip
+            for impl, st in stats.items():
                 rows.append({
-                    "benchmark": label, "impl": impl, "seconds": stats["p50"] / 1000,
-                    "rows_per_s": stats["rps"],
-                    "note": f"{stats['rps']:,.0f} req/s, p50 {stats['p50']:.2f} ms, "
-                            f"p99 {stats['p99']:.2f} ms, errors {stats['errors']:.0f}",
+                    "benchmark": label, "impl": impl, "seconds": st["p50"] / 1000,
+                    "rows_per_s": st["rps"],
+                    "note": f"{st['rps']:,.0f} req/s, p50 {st['p50']:.2f} ms, "
+                            f"p99 {st['p99']:.2f} ms, errors {st['errors']:.0f}",
                 })  # fmt: skip
         label = "serve 1,000 listings per request"
-        for impl, url, body in (
-            ("tasador", f"{our_url}/predict", our_batch),
-            ("mlflow models serve", peer_url, peer_batch),
-        ):
-            stats = load(url, body, 1, seconds)
-            rows.append({
-                "benchmark": label, "impl": impl, "seconds": stats["p50"] / 1000,
-                "rows_per_s": 1_000 * stats["rps"],
-                "note": f"concurrency 1: {stats['rps']:,.1f} req/s, p50 {stats['p50']:.2f} ms, "
-                        f"p99 {stats['p99']:.2f} ms, errors {stats['errors']:.0f}",
-            })  # fmt: skip
-        rows.append({
-            "benchmark": label, "impl": "in-process inplace_predict", "seconds": floor_batch / 1000,
-            "rows_per_s": 1_000 / (floor_batch / 1000),
-            "note": f"the floor: booster only, p50 {floor_batch:.2f} ms",
+        stats = interleaved({
+            "tasador": wrk_stats(f"{our_url}/predict", our_batch, 1),
+            "mlflow models serve": wrk_stats(peer_url, peer_batch, 1),
+            "in-process inplace_predict": in_process(lambda: booster.inplace_predict(x_batch), 200),
         })  # fmt: skip
-        explain = load(f"{our_url}/explain", our_one, 1, seconds)
+        for impl, st in stats.items():
+            if impl == "in-process inplace_predict":
+                rows.append({
+                    "benchmark": label, "impl": impl, "seconds": st["p50"] / 1000,
+                    "rows_per_s": 1_000 / (st["p50"] / 1000),
+                    "note": f"the floor: booster only, p50 {st['p50']:.2f} ms",
+                })  # fmt: skip
+                continue
+            rows.append({
+                "benchmark": label, "impl": impl, "seconds": st["p50"] / 1000,
+                "rows_per_s": 1_000 * st["rps"],
+                "note": f"concurrency 1: {st['rps']:,.1f} req/s, p50 {st['p50']:.2f} ms, "
+                        f"p99 {st['p99']:.2f} ms, errors {st['errors']:.0f}",
+            })  # fmt: skip
+        stats = interleaved({
+            "tasador": wrk_stats(f"{our_url}/explain", our_one, 1),
+            "in-process pred_contribs": in_process(
+                lambda: booster.predict(dmatrix_one, pred_contribs=True), 100
+            ),
+            "in-process inplace_predict": in_process(lambda: booster.inplace_predict(x_one), 300),
+        })  # fmt: skip
+        explain, contribs = stats["tasador"], stats["in-process pred_contribs"]["p50"]
+        floor_one = stats["in-process inplace_predict"]["p50"]
         rows += [
             {"benchmark": "explain 1 listing", "impl": "tasador", "seconds": explain["p50"] / 1000,
              "note": f"/explain over HTTP, concurrency 1: p50 {explain['p50']:.2f} ms, "

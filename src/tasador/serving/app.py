@@ -1,13 +1,14 @@
 """The inference API: a FastAPI app factory, served by uvicorn with one worker per process.
 
-Request path of `/predict`: pydantic parses and validates the raw body in one pass
-(`validate_json`, a list or a single listing told apart by the body's first character); the values
-go into one numpy array per column; the shared feature builder turns those into the model matrix (no
-pandas, no per-row work); the native booster predicts with `inplace_predict`; the answer is written
-with orjson; then the request is handed to the inference log, which writes it to RAW DATA off the
-request path (the inputs as the raw body received, an `orjson.Fragment`: no re-encoding). Every
-request takes the served model once (`holder.current()`), so a model swap never changes the model
-under a request in flight.
+Request path of `/predict`: a list (told from a single listing by the body's first character) goes
+through the columnar fast path (`tasador.serving.columnar`), straight to one numpy array per column;
+a single listing, and any list the fast path cannot take as is, is validated by pydantic in one pass
+(`validate_json`) and then put in columns; the shared feature builder turns the columns into the
+model matrix (no pandas, no per-row work); the native booster predicts with `inplace_predict` (in a
+worker thread from `OFFLOAD_ROWS` listings); the answer is written with orjson; then the request
+is handed to the inference log, which writes it to RAW DATA off the request path (the inputs as the
+raw body received, an `orjson.Fragment`: no re-encoding). Every request takes the served model once
+(`holder.current()`), so a model swap never changes the model under a request in flight.
 
 Invalid bodies get FastAPI's usual 422 (`detail`: a list of `loc`, `msg`, `type`), `loc` starting
 with "body" and naming the field (`["body", "bed"]`, or `["body", 3, "bed"]` for the fourth listing
@@ -153,7 +154,7 @@ def _validation_error(err: ValidationError, raw: bytes) -> RequestValidationErro
 
 
 class _BodyReader:
-    """Parses and validates a listing body straight from bytes (pydantic's JSON parser)."""
+    """Parses and validates a listing body straight from bytes (fast path, else pydantic)."""
 
     def __init__(self, max_batch: int) -> None:
         self.max_batch = max_batch

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 import numpy as np
 import orjson
 import pytest
@@ -14,7 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from tasador import schema
 from tasador.serving.app import listing_columns
-from tasador.serving.columnar import listing_columns_fast
+from tasador.serving.columnar import ListingStruct, listing_columns_fast
 from tasador.serving.schemas import ListingIn
 
 MAX_BATCH = 50
@@ -187,3 +188,11 @@ def test_anything_else_goes_to_pydantic(change: dict[str, Any]) -> None:
 )
 def test_bodies_that_are_not_a_list_of_listings_go_to_pydantic(raw: bytes) -> None:
     assert listing_columns_fast(raw, MAX_BATCH) is None
+
+
+def test_the_fast_paths_struct_has_listing_ins_fields_and_required_ones() -> None:
+    struct_fields = msgspec.structs.fields(ListingStruct)
+    assert [f.name for f in struct_fields] == list(ListingIn.model_fields)
+    assert {f.name for f in struct_fields if f.required} == {
+        name for name, f in ListingIn.model_fields.items() if f.is_required()
+    }

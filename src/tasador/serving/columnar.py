@@ -1,10 +1,12 @@
-"""The fast path for a list of listings: JSON straight to columns, checked a column at a time.
+"""The fast path for a list of listings: JSON straight to columns.
 
 `ListingIn` (pydantic) is the contract, and the only source of error messages. Building a thousand
 `ListingIn` objects and taking them apart again costs more than pricing them, so a list body first
-goes through `listing_columns_fast`: orjson parses it, each column is pulled out once, its types
-are checked as a set and its values with numpy (ranges from the listing schema, as `ListingIn`
-reads them) or once per distinct value (text fields, ZIP codes, dates).
+goes through `listing_columns_fast`: msgspec decodes and checks it in one pass against a struct
+whose constraints are read from `ListingIn` (ranges, lengths, statuses, required fields, no
+unknown field), the values are gathered into one tuple per field, and what msgspec cannot say
+(no whitespace to strip, the ZIP code's normal form, the date's range) is checked once per
+distinct value.
 
 The fast path accepts only a subset of what `ListingIn` accepts, and gives the same values:
 exact JSON types (numbers as numbers, texts as texts), texts with no whitespace to strip, dates as
@@ -16,49 +18,70 @@ errors. A property test holds the two paths to that.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from typing import Any, Final
+from collections.abc import Callable
+from functools import lru_cache
+from operator import attrgetter
+from typing import Annotated, Any, Final, Literal
 
+import msgspec
 import numpy as np
-import orjson
-from annotated_types import Ge, Le
+from annotated_types import Ge, Le, MaxLen, MinLen
 
 from tasador import schema
 from tasador.serving.schemas import ListingIn, normalise_zip
 from tasador.training.features import Columns
 
 _NUMBERS: Final[tuple[str, ...]] = ("bed", "bath", "acre_lot", "house_size")
-_NONE: Final[type] = type(None)
+_TEXTS: Final[tuple[str, ...]] = ("state", "city")
 _ISO_DAY: Final = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_FIRST_SALE, _LAST_SALE = (np.datetime64(d, "D") for d in schema.PREV_SOLD_DATE_RANGE)
 
 
-def _field_bounds(name: str) -> tuple[float, float]:
-    """The inclusive range `ListingIn` puts on a field (its ge/le constraints)."""
-    low, high = -np.inf, np.inf
+def _constraints(name: str) -> msgspec.Meta:
+    """The ge/le and length constraints `ListingIn` puts on a field, as msgspec's."""
+    found: dict[str, Any] = {}
     for rule in ListingIn.model_fields[name].metadata:
         if isinstance(rule, Ge):
-            low = float(rule.ge)  # type: ignore[arg-type]
+            found["ge"] = rule.ge
         elif isinstance(rule, Le):
-            high = float(rule.le)  # type: ignore[arg-type]
-    return low, high
+            found["le"] = rule.le
+        elif isinstance(rule, MinLen):
+            found["min_length"] = rule.min_length
+        elif isinstance(rule, MaxLen):
+            found["max_length"] = rule.max_length
+    return msgspec.Meta(**found)
 
 
-def _text_limits(name: str) -> tuple[int, int]:
-    """(min_length, max_length) of a text field of `ListingIn`."""
-    low, high = 0, 1 << 30
-    for rule in ListingIn.model_fields[name].metadata:
-        low = getattr(rule, "min_length", None) or low
-        high = getattr(rule, "max_length", None) or high
-    return low, high
-
-
-_FIELDS: Final[frozenset[str]] = frozenset(ListingIn.model_fields)
-_BOUNDS: Final[dict[str, tuple[float, float]]] = {
-    name: _field_bounds(name) for name in (*_NUMBERS, "brokered_by")
+# The JSON types the fast path takes for each field of `ListingIn` (a strict subset of pydantic's).
+_TYPES: Final[dict[str, Any]] = {
+    **{name: Annotated[float, _constraints(name)] for name in _NUMBERS},
+    "state": Annotated[str, _constraints("state")],
+    "status": Literal[schema.STATUSES],
+    "city": Annotated[str, _constraints("city")],
+    "zip_code": str | int,  # a float ZIP (rare) goes to pydantic
+    "brokered_by": Annotated[int, _constraints("brokered_by")],
+    "prev_sold_date": str,
 }
-_TEXT_LIMITS: Final[dict[str, tuple[int, int]]] = {n: _text_limits(n) for n in ("state", "city")}
-_STATUSES: Final[frozenset[str]] = frozenset(schema.STATUSES)
-_FIRST_SALE, _LAST_SALE = (np.datetime64(d, "D") for d in schema.PREV_SOLD_DATE_RANGE)
+FIELDS: Final[tuple[str, ...]] = tuple(ListingIn.model_fields)
+ListingStruct = msgspec.defstruct(
+    "ListingStruct",
+    [
+        (name, _TYPES[name])
+        if ListingIn.model_fields[name].is_required()
+        else (name, _TYPES[name] | None, None)
+        for name in FIELDS
+    ],
+    kw_only=True,
+    forbid_unknown_fields=True,
+)
+_VALUES: Final = attrgetter(*FIELDS)
+
+
+@lru_cache(maxsize=8)
+def _decoder(max_batch: int) -> msgspec.json.Decoder[list[Any]]:
+    return msgspec.json.Decoder(
+        Annotated[list[ListingStruct], msgspec.Meta(min_length=1, max_length=max_batch)]  # type: ignore[valid-type]
+    )
 
 
 class _NeedsPydanticError(Exception):
@@ -70,42 +93,18 @@ def _require(condition: bool) -> None:
         raise _NeedsPydanticError
 
 
-def _types(values: list[Any], allowed: Iterable[type]) -> None:
-    _require(set(map(type, values)) <= set(allowed))
-
-
-def _numbers(values: list[Any], name: str) -> np.ndarray:
-    _types(values, (int, float))  # bool is its own type: refused here
-    array = np.array(values, dtype=np.float64)
-    low, high = _BOUNDS[name]
-    _require(bool(np.all((array >= low) & (array <= high))))  # False for NaN too
-    return array
-
-
-def _plain_text(value: Any, limits: tuple[int, int]) -> bool:
-    """A text pydantic keeps as it is: no edge whitespace to strip, length within limits."""
-    return (
-        type(value) is str
-        and limits[0] <= len(value) <= limits[1]
-        and not value[0].isspace()
-        and not value[-1].isspace()
-    )
-
-
-def _texts(values: list[Any], name: str, optional: bool) -> np.ndarray:
-    _types(values, (str, _NONE) if optional else (str,))
-    limits = _TEXT_LIMITS[name]
-    _require(all(_plain_text(v, limits) for v in set(values) if v is not None))
-    return _objects(values)
-
-
-def _objects(values: list[Any]) -> np.ndarray:
+def _objects(values: tuple[Any, ...] | list[Any]) -> np.ndarray:
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array
 
 
-def _mapped(values: list[Any], convert: Callable[[Any], Any]) -> list[Any]:
+def _plain(text: str) -> bool:
+    """Whether pydantic keeps `text` as it is: no whitespace at either end to strip."""
+    return not text[0].isspace() and not text[-1].isspace()
+
+
+def _mapped(values: tuple[Any, ...], convert: Callable[[Any], Any]) -> list[Any]:
     """`values` through `convert`, worked out once per distinct value."""
     try:
         table = {v: convert(v) for v in set(values)}
@@ -114,19 +113,7 @@ def _mapped(values: list[Any], convert: Callable[[Any], Any]) -> list[Any]:
     return [table[v] for v in values]
 
 
-def _zip_codes(values: list[Any]) -> np.ndarray:
-    _types(values, (str, int, _NONE))  # a float ZIP (rare) goes to pydantic
-    return _objects(_mapped(values, normalise_zip))
-
-
-def _brokers(values: list[Any]) -> None:
-    _types(values, (int, _NONE))
-    low, high = _BOUNDS["brokered_by"]
-    _require(all(low <= v <= high for v in set(values) if v is not None))
-
-
-def _dates(values: list[Any]) -> np.ndarray:
-    _types(values, (str, _NONE))
+def _dates(values: tuple[str | None, ...]) -> np.ndarray:
     _require(all(_ISO_DAY.fullmatch(v) for v in set(values) if v is not None))
     try:  # numpy reads ISO days, and refuses impossible ones (2015-02-30)
         days = np.array(["NaT" if v is None else v for v in values], dtype="datetime64[D]")
@@ -143,25 +130,16 @@ def listing_columns_fast(raw: bytes, max_batch: int) -> Columns | None:
     The columns are those `listing_columns` builds from the validated `ListingIn` objects.
     """
     try:
-        rows = orjson.loads(raw)
-        _require(type(rows) is list and 1 <= len(rows) <= max_batch)
-        _require(set(map(type, rows)) == {dict})
-        # no unknown field; a missing required one shows as None, which its type check refuses
-        _require(set().union(*rows) <= _FIELDS)
-
-        def column(name: str) -> list[Any]:
-            return [r.get(name) for r in rows]
-
-        columns: dict[str, np.ndarray] = {name: _numbers(column(name), name) for name in _NUMBERS}
-        columns["state"] = _texts(column("state"), "state", optional=False)
-        statuses = column("status")
-        _types(statuses, (str,))
-        _require(set(statuses) <= _STATUSES)
-        columns["status"] = _objects(statuses)
-        columns["city"] = _texts(column("city"), "city", optional=True)
-        columns["zip_code"] = _zip_codes(column("zip_code"))
-        _brokers(column("brokered_by"))
-        columns["prev_sold_date"] = _dates(column("prev_sold_date"))
-    except (_NeedsPydanticError, orjson.JSONDecodeError, OverflowError):
+        rows = _decoder(max_batch).decode(raw)
+        values = dict(zip(FIELDS, zip(*map(_VALUES, rows), strict=True), strict=True))
+        for name in _TEXTS:
+            _require(all(_plain(v) for v in set(values[name]) if v is not None))
+        columns: dict[str, np.ndarray] = {
+            name: np.array(values[name], dtype=np.float64) for name in _NUMBERS
+        }
+        columns.update({name: _objects(values[name]) for name in (*_TEXTS, "status")})
+        columns["zip_code"] = _objects(_mapped(values["zip_code"], normalise_zip))
+        columns["prev_sold_date"] = _dates(values["prev_sold_date"])
+    except (_NeedsPydanticError, msgspec.ValidationError, msgspec.DecodeError):
         return None
     return columns

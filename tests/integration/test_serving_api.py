@@ -471,8 +471,9 @@ def test_every_request_reaches_raw_data(
         for i in range(10):
             r = httpx.post(f"{url}/predict", json={**LISTING, "bed": 1 + i})
             ids[r.json()["request_id"]] = ("/predict", 200)
-        r = httpx.post(f"{url}/predict", json=[LISTING, LISTING])
+        r = httpx.post(f"{url}/predict", json=[LISTING, {**LISTING, "bed": 5}])
         ids[r.json()["request_id"]] = ("/predict", 200)
+        batch_answer = r.json()["predictions"]
         r = httpx.post(f"{url}/explain", json=LISTING)
         ids[r.json()["request_id"]] = ("/explain", 200)
         r = httpx.post(f"{url}/predict", json={**LISTING, "bed": -5})
@@ -490,7 +491,8 @@ def test_every_request_reaches_raw_data(
     single = next(r for r in records.values() if r["inputs"] == {**LISTING, "bed": 4})
     assert set(single["outputs"]) == {"price", "log_price", "fallbacks"}
     batch = next(r for r in records.values() if isinstance(r["inputs"], list))
-    assert len(batch["outputs"]) == 2
+    assert batch["inputs"] == [LISTING, {**LISTING, "bed": 5}]
+    assert batch["outputs"] == batch_answer
     refused = next(r for r in records.values() if r["status_code"] == 422)
     assert refused["inputs"]["bed"] == -5
     assert refused["outputs"]["detail"][0]["loc"] == ["body", "bed"]

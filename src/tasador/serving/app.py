@@ -444,13 +444,13 @@ def create_app(
                 "request_id": request_id,
             }
             outputs: Any = items[0]
-        else:
+        else:  # encoded once, for the answer and for the inference log
+            outputs = orjson.Fragment(orjson.dumps(items))
             content = {
                 "model_version": model.version,
                 "request_id": request_id,
-                "predictions": items,
+                "predictions": outputs,
             }
-            outputs = items
         response = OrjsonResponse(content)
         log(request_id, received_at, "/predict", model, orjson.Fragment(raw), outputs, started, 200)
         return response

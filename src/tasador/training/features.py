@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import repeat
 from typing import Any, Final
 
 import numpy as np
@@ -84,8 +85,8 @@ class TargetEncoding:
     def positions(self, keys: np.ndarray) -> np.ndarray:
         """Index of each key among the categories; -1 for unknown or missing keys."""
         if len(keys) <= _SMALL:  # a dict beats building pandas' hash lookup for a few keys
-            lookup = self._lookup
-            return np.fromiter((lookup.get(k, -1) for k in keys), dtype=np.intp, count=len(keys))
+            found = map(self._lookup.get, keys, repeat(-1, len(keys)))  # no Python frame per key
+            return np.fromiter(found, dtype=np.intp, count=len(keys))
         if len(self.categories) == 0:
             return np.full(len(keys), -1, dtype=np.intp)
         return np.asarray(self._index.get_indexer(keys), dtype=np.intp)  # type: ignore[arg-type]

@@ -56,6 +56,7 @@ from tasador.training.train import TrainedModel, predict_price
 
 MODEL_NAME = "tasador-bench-serving"
 ROUNDS = 3  # alternating rounds per comparison
+SETTLE_SECONDS = 1.0  # pause before each round
 REQUEST_FIELDS = (
     "bed", "bath", "acre_lot", "house_size", "state", "status", "city", "zip_code",
     "brokered_by", "prev_sold_date",
@@ -191,6 +192,7 @@ def interleaved(
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in measures}
     for _ in range(rounds):
         for name, measure in measures.items():
+            time.sleep(SETTLE_SECONDS)  # the previous server finishes what it still holds
             runs[name].append(measure())
     out: dict[str, dict[str, float]] = {}
     for name, results in runs.items():

@@ -77,8 +77,7 @@ with warnings.catch_warnings(record=True):
 
         def load_context(self, context: Any) -> None:
             self.booster = xgb.Booster()
-            self.booster.load_model(context.artifacts["booster"])
-            self.booster.set_param({"nthread": 1})
+            self.booster.load_model(context.artifacts["booster"])  # XGBoost's default threads
             self.spec = FeatureSpec.from_dict(
                 json.loads(Path(context.artifacts["feature_spec"]).read_text())
             )

@@ -5,6 +5,7 @@ Models are trained small and registered for real; the API finds the `production`
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +25,6 @@ from fixtures.http import running_server, unused_url
 from tasador.platform.mlflow_server import MlflowServer
 from tasador.registry.aliases import PRODUCTION
 from tasador.registry.models import load_model_version, log_and_register
-from tasador.serving import app as serving_app
 from tasador.serving.app import create_app
 from tasador.serving.inference_log import InferenceLog
 from tasador.serving.model_holder import ModelHolder, serve_model
@@ -166,17 +166,9 @@ def complete(frame: pd.DataFrame) -> pd.DataFrame:
 # Predictions and explanations
 
 
-@pytest.mark.parametrize("offload_rows", [serving_app.OFFLOAD_ROWS, 2])
 def test_predictions_equal_the_production_models_own(
-    api: str,
-    client: MlflowClient,
-    production: str,
-    data: pd.DataFrame,
-    offload_rows: int,
-    monkeypatch: pytest.MonkeyPatch,
+    api: str, client: MlflowClient, production: str, data: pd.DataFrame
 ) -> None:
-    # the server runs in this process: 2 sends every batch to the booster in a worker thread
-    monkeypatch.setattr(serving_app, "OFFLOAD_ROWS", offload_rows)
     loaded = load_model_version(client, production, "1")
     rows = complete(data[data["is_holdout"]]).head(MAX_BATCH)
     expected = predict_price(loaded.booster, loaded.spec, rows)
@@ -194,6 +186,42 @@ def test_predictions_equal_the_production_models_own(
     assert {s["model_version"] for s in singles} == {"1"}
     assert len({s["request_id"] for s in singles} | {batch["request_id"]}) == 6
     assert np.log(singles[0]["price"]) == pytest.approx(singles[0]["log_price"], abs=1e-9)
+
+
+def test_concurrent_requests_share_booster_calls_and_each_gets_its_own_rows(
+    client: MlflowClient, production: str, data: pd.DataFrame
+) -> None:
+    loaded = load_model_version(client, production, "1")
+    rows = complete(data[data["is_holdout"]]).head(60)
+    expected = predict_price(loaded.booster, loaded.spec, rows)
+    bodies = listings_of(rows)
+    # single listings and lists of different lengths, all at once
+    requests: list[tuple[Any, np.ndarray]] = []
+    start = 0
+    for size in [1] * 20 + [2, 3, 5, 10, 20]:
+        part = bodies[start : start + size]
+        requests.append((part[0] if size == 1 else part, expected[start : start + size]))
+        start += size
+    app = make_app(client, production)
+    with running_server(app) as url:
+        wait_until(lambda: is_ready(url))
+        calls_before = app.state.batcher.calls
+
+        async def send_all() -> list[httpx.Response]:
+            limits = httpx.Limits(max_connections=len(requests))
+            async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+                return await asyncio.gather(*(http.post("/predict", json=b) for b, _ in requests))
+
+        for _ in range(3):
+            answers = asyncio.run(send_all())
+            for answer, (_, want) in zip(answers, requests, strict=True):
+                assert answer.status_code == 200
+                got = answer.json()
+                items = got.get("predictions", [got])
+                prices = [item["price"] for item in items]
+                np.testing.assert_array_equal(prices, want)
+        calls = app.state.batcher.calls - calls_before
+    assert calls < 3 * len(requests)  # requests waiting together shared a booster call
 
 
 def test_unknown_categories_use_the_fallback_and_say_so(

@@ -4,10 +4,11 @@ Request path of `/predict`: a list (told from a single listing by the body's fir
 through the columnar fast path (`tasador.serving.columnar`), straight to one numpy array per column;
 a single listing, and any list the fast path cannot take as is, is validated by pydantic in one pass
 (`validate_json`) and then put in columns; the shared feature builder turns the columns into the
-model matrix (no pandas, no per-row work); the native booster predicts with `inplace_predict` (in a
-worker thread from `OFFLOAD_ROWS` listings); the answer is written with orjson; then the request
-is handed to the inference log, which writes it to RAW DATA off the request path (the inputs as the
-raw body received, an `orjson.Fragment`: no re-encoding). Every request takes the served model once
+model matrix (no pandas, no per-row work); the native booster predicts with `inplace_predict`, in a
+worker thread, together with the requests waiting alongside (`tasador.serving.batching`); the
+answer is written with orjson; then the request is handed to the inference log, which writes it
+to RAW DATA off the request path (the inputs as the raw body received, an `orjson.Fragment`: no
+re-encoding). Every request takes the served model once
 (`holder.current()`), so a model swap never changes the model under a request in flight.
 
 Invalid bodies get FastAPI's usual 422 (`detail`: a list of `loc`, `msg`, `type`), `loc` starting
@@ -42,6 +43,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import Field, TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tasador.serving.batching import PredictionBatcher
 from tasador.serving.columnar import listing_columns_fast
 from tasador.serving.explain import explain
 from tasador.serving.metrics import ServingMetrics
@@ -65,9 +67,6 @@ logger = logging.getLogger(__name__)
 ENDPOINTS: Final[frozenset[str]] = frozenset(
     {"/health", "/ready", "/model", "/predict", "/explain", "/metrics", "/reload"}
 )
-# From this many listings a /predict runs the booster in a worker thread, off the event loop: a
-# big batch then neither blocks small requests nor waits for them (below it the hop costs more).
-OFFLOAD_ROWS: Final[int] = 64
 LOGGED: Final[frozenset[str]] = frozenset({"/predict", "/explain"})
 _NUMBERS: Final[tuple[str, ...]] = ("bed", "bath", "acre_lot", "house_size")
 _TEXTS: Final[tuple[str, ...]] = ("state", "status", "city", "zip_code")
@@ -262,6 +261,7 @@ def create_app(
         finally:
             holder.stop()
             explainers.shutdown(wait=False, cancel_futures=True)
+            batcher.close()
             if inference_log is not None:
                 await run_in_threadpool(inference_log.close)
 
@@ -277,6 +277,8 @@ def create_app(
     app.state.holder = holder
 
     reader = _BodyReader(max_batch)
+    batcher = PredictionBatcher()
+    app.state.batcher = batcher
     # threads that take the other tree ranges of an /explain (see explain.TreeSplit)
     explainers = ThreadPoolExecutor(
         max_workers=max(1, holder.explain_threads - 1), thread_name_prefix="explain"
@@ -422,14 +424,14 @@ def create_app(
         """
         started, received_at = time.perf_counter(), datetime.now(UTC)
         request_id: str = request.state.request_id
-        columns, single, raw = await reader.listings(request)
-        model = served(request_id, received_at, started, "/predict", raw)
-        x = build_features(columns, model.spec)
-        if len(x) >= OFFLOAD_ROWS:  # XGBoost releases the GIL: other requests go on meanwhile
-            predicted = await run_in_threadpool(model.booster.inplace_predict, x)
-        else:
-            predicted = model.booster.inplace_predict(x)
-        log_price = np.asarray(predicted, dtype=np.float64)
+        batcher.in_flight += 1
+        try:
+            columns, single, raw = await reader.listings(request)
+            model = served(request_id, received_at, started, "/predict", raw)
+            x = build_features(columns, model.spec)
+            log_price = await batcher.predict(model, x)  # with the requests waiting alongside
+        finally:
+            batcher.in_flight -= 1
         price = np.exp(log_price)
         fallbacks = fallback_fields(x, model.spec)
         metrics.observe_predictions(model.version, price)

@@ -56,13 +56,13 @@ class PredictionBatcher:
             while self._pending:
                 batch, self._pending = self._pending, []
                 for model, requests in _by_model(batch):
-                    rows = [r[1] for r in requests]
-                    x = rows[0] if len(rows) == 1 else np.vstack(rows)
                     try:
+                        rows = [r[1] for r in requests]
+                        x = rows[0] if len(rows) == 1 else np.vstack(rows)
                         predicted = await loop.run_in_executor(
                             self._executor, model.booster.inplace_predict, x
                         )
-                    except Exception as err:  # each waiting request fails with it
+                    except Exception as err:  # each waiting request fails with it, none hangs
                         for _, _, future in requests:
                             if not future.done():
                                 future.set_exception(err)

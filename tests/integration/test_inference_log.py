@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -113,6 +114,18 @@ def test_skip_existing_writes_only_new_request_ids(engine: sa.Engine) -> None:
     assert write_inference_records(engine, again, skip_existing=True) == 0
     assert sorted(stored_ids(engine)) == sorted(r["request_id"] for r in records)
     assert_round_trip(engine, records)
+
+
+def test_an_encoded_body_is_stored_as_the_exact_text_received(engine: sa.Engine) -> None:
+    body = b'[ {"state": "Ohio\\t\\u00e9\\\\", "city":"S\xc3\xa3o"},\n  {"bed": 3.50} ]'
+    record = make_record(0) | {"inputs": orjson.Fragment(body), "outputs": orjson.Fragment(b"[]")}
+    assert write_inference_records(engine, [record]) == 1
+    with engine.connect() as conn:
+        stored = conn.execute(
+            sa.text("SELECT inputs::text, inputs -> 0 ->> 'state' FROM inference_requests")
+        ).one()
+    assert stored[0].encode() == body
+    assert stored[1] == "Ohio\t\u00e9\\"
 
 
 def test_submitted_records_are_all_stored_after_close(engine: sa.Engine, tmp_path: Path) -> None:

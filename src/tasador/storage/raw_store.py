@@ -13,6 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 from psycopg import sql
+from psycopg.types.json import Json
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 
 from tasador import schema
@@ -174,10 +176,26 @@ def latest_raw_batch(
     return max_batch_number(engine, raw_batches, source, group_number, day)
 
 
-def _json(value: Any) -> str | None:
+# COPY in binary: no escaping on either side, and the JSON bodies pass as the bytes they are.
+# Binary COPY needs each column's exact type: read from the table.
+_INFERENCE_TYPES: Final[tuple[str, ...]] = tuple(
+    c.type.compile(dialect=postgresql.dialect()).lower() for c in inference_requests.columns
+)
+
+
+def _same(data: bytes) -> bytes:
+    return data
+
+
+def _json(value: Any) -> Json | None:
+    """`value` as JSON text; an `orjson.Fragment` is JSON already, and its bytes are kept."""
     if value is None:
         return None
-    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=str).decode()
+    return Json(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=str), dumps=_same)
+
+
+def _optional(convert: Any, value: Any) -> Any:
+    return None if value is None else convert(value)
 
 
 def _inference_row(r: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -185,12 +203,12 @@ def _inference_row(r: Mapping[str, Any]) -> tuple[Any, ...]:
         uuid.UUID(str(r["request_id"])),
         r["received_at"],
         r["endpoint"],
-        r.get("model_name"),
-        r.get("model_version"),
+        _optional(str, r.get("model_name")),
+        _optional(str, r.get("model_version")),
         _json(r.get("inputs")),
         _json(r.get("outputs")),
-        r.get("latency_ms"),
-        r.get("status_code"),
+        _optional(float, r.get("latency_ms")),
+        _optional(int, r.get("status_code")),
     )
 
 
@@ -215,7 +233,9 @@ def write_inference_records(
                     target
                 )
             )
-        with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(target, columns)) as copy:
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(target, columns)
+        with cursor.copy(statement) as copy:
+            copy.set_types(list(_INFERENCE_TYPES))
             for r in records:
                 copy.write_row(_inference_row(r))
         if skip_existing:

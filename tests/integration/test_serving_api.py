@@ -6,6 +6,7 @@ Models are trained small and registered for real; the API finds the `production`
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from fastapi import FastAPI
@@ -222,6 +224,51 @@ def test_concurrent_requests_share_booster_calls_and_each_gets_its_own_rows(
                 np.testing.assert_array_equal(prices, want)
         calls = app.state.batcher.calls - calls_before
     assert calls < 3 * len(requests)  # requests waiting together shared a booster call
+
+
+def test_requests_received_together_are_batched_not_predicted_one_by_one(
+    client: MlflowClient, production: str
+) -> None:
+    """As a load generator sends them: whole requests already in the sockets when the server
+    looks. Each becomes a task before any runs; they must still meet in the batcher."""
+    body = orjson.dumps(LISTING)
+    app = make_app(client, production)
+    with running_server(app) as url:
+        wait_until(lambda: is_ready(url))
+        host, port = url.removeprefix("http://").split(":")
+        request = (
+            f"POST /predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        sockets = [socket.create_connection((host, int(port))) for _ in range(16)]
+        try:
+            calls_before = app.state.batcher.calls
+            for _ in range(5):
+                for sock in sockets:
+                    sock.sendall(request)
+                for sock in sockets:
+                    assert _read_response(sock).startswith(b"HTTP/1.1 200")
+            calls = app.state.batcher.calls - calls_before
+        finally:
+            for sock in sockets:
+                sock.close()
+    assert calls <= 5 * 16 // 2  # one at a time would be 80 calls
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    """One whole HTTP response (head and Content-Length body) from `sock`."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    return head
 
 
 def test_unknown_categories_use_the_fallback_and_say_so(

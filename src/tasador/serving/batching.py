@@ -39,6 +39,11 @@ class PredictionBatcher:
 
     async def predict(self, model: ServedModel, x: np.ndarray) -> np.ndarray:
         """The model's raw predictions (log price) for the rows of `x`."""
+        if self.in_flight <= 1 and not self._draining:
+            # Requests that came in together are tasks queued behind this one, not yet counted:
+            # let them run up to here first, so that they join a batch instead of each
+            # predicting alone on the event loop, one after the other.
+            await asyncio.sleep(0)
         if self.in_flight <= 1 and not self._draining:  # alone: no batch to join or make
             self.calls += 1
             return np.asarray(model.booster.inplace_predict(x), dtype=np.float64)

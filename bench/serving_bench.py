@@ -12,8 +12,9 @@ synthetic listings, is logged and registered the way the pipeline does it and gi
   the served booster has them.
 
 Both servers run on this machine next to the load generator; on 2 cores they share them. Each
-comparison runs in 3 rounds that take turns (tasador, peer, floor, tasador, ...), and reports the
-median of each figure, so a slow moment of the machine does not land on one side only.
+comparison runs in 6 short rounds that take turns (tasador, peer, floor, tasador, ...), and reports
+the median of each figure: this machine's speed drifts by up to 2x over seconds, and short turns
+spread its slow and fast moments over every side.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from tasador.training.metrics import evaluate
 from tasador.training.train import TrainedModel, predict_price
 
 MODEL_NAME = "tasador-bench-serving"
-ROUNDS = 3  # alternating rounds per comparison
+ROUNDS = 6  # alternating rounds per comparison
 SETTLE_SECONDS = 1.0  # pause before each round
 REQUEST_FIELDS = (
     "bed", "bath", "acre_lot", "house_size", "state", "status", "city", "zip_code",
@@ -234,7 +235,7 @@ def _stop(process: subprocess.Popen[bytes] | None) -> None:
         os.killpg(process.pid, 9)
 
 
-def run(server: EmbeddedPostgres, tmp: Path, *, seconds: int = 5) -> list[dict[str, Any]]:
+def run(server: EmbeddedPostgres, tmp: Path, *, seconds: int = 3) -> list[dict[str, Any]]:
     """Serve one model both ways and measure; returns rows for the bench table."""
     for name in ("bench_srv_mlflow", "bench_srv_raw"):
         server.drop_database(name)

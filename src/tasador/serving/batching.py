@@ -6,7 +6,9 @@ task runs the booster on everything queued, in a worker thread (XGBoost releases
 the event loop goes on reading and parsing the next requests, which make up the next batch. A
 request that finds the batcher idle is dispatched at once, so nothing waits for a batch to fill;
 and a request that is the only one in the server (`in_flight`) predicts right on the event loop,
-with no thread hop, as there is nobody to batch with.
+with no thread hop, as there is nobody to batch with. "Only one" is checked after yielding once
+to the event loop: requests that arrived together (as a load generator sends them) are tasks
+queued behind the first, counted only once they start, and would otherwise each predict alone.
 
 Requests are grouped by the model they took, so a model swap never mixes two models in one call,
 and every request gets the predictions of its own rows, in order.

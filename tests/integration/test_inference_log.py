@@ -128,6 +128,12 @@ def test_an_encoded_body_is_stored_as_the_exact_text_received(engine: sa.Engine)
     assert stored[1] == "Ohio\t\u00e9\\"
 
 
+def test_a_time_without_a_zone_is_stored_as_utc(engine: sa.Engine) -> None:
+    record = make_record(0) | {"received_at": T0.replace(tzinfo=None)}
+    assert write_inference_records(engine, [record]) == 1
+    assert load_inference_records(engine)[0]["received_at"] == T0
+
+
 def test_submitted_records_are_all_stored_after_close(engine: sa.Engine, tmp_path: Path) -> None:
     log = InferenceLog(engine, spill_path=tmp_path / "spill.jsonl", batch_size=64)
     log.start()

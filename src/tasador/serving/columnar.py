@@ -117,7 +117,9 @@ def _mapped(values: list[Any], convert: Callable[[Any], Any]) -> list[Any]:
 
 def _dates(values: list[date | None]) -> np.ndarray:
     """Days as datetime64[D] (NaT for None), each distinct day converted once, range checked."""
-    table = {d: d.toordinal() - _EPOCH_DAY for d in set(values) if d is not None}
+    table: dict[date | None, int] = {
+        d: d.toordinal() - _EPOCH_DAY for d in set(values) if d is not None
+    }
     table[None] = _NAT
     days = np.fromiter(map(table.__getitem__, values), dtype=np.int64, count=len(values))
     days = days.view("datetime64[D]")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
@@ -198,10 +198,15 @@ def _optional(convert: Any, value: Any) -> Any:
     return None if value is None else convert(value)
 
 
+def _aware(moment: datetime) -> datetime:
+    """A timestamp for `timestamptz`: one without a zone is taken as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _inference_row(r: Mapping[str, Any]) -> tuple[Any, ...]:
     return (
         uuid.UUID(str(r["request_id"])),
-        r["received_at"],
+        _aware(r["received_at"]),
         r["endpoint"],
         _optional(str, r.get("model_name")),
         _optional(str, r.get("model_version")),

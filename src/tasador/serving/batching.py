@@ -48,7 +48,7 @@ class PredictionBatcher:
             await asyncio.sleep(0)
         if self.in_flight <= 1 and not self._draining:  # alone: no batch to join or make
             self.calls += 1
-            return np.asarray(model.booster.inplace_predict(x), dtype=np.float64)
+            return model.predict(x)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[np.ndarray] = loop.create_future()
         self._pending.append((model, x, future))
@@ -66,9 +66,7 @@ class PredictionBatcher:
                     try:
                         rows = [r[1] for r in requests]
                         x = rows[0] if len(rows) == 1 else np.vstack(rows)
-                        predicted = await loop.run_in_executor(
-                            self._executor, model.booster.inplace_predict, x
-                        )
+                        predicted = await loop.run_in_executor(self._executor, model.predict, x)
                     except Exception as err:  # each waiting request fails with it, none hangs
                         for _, _, future in requests:
                             if not future.done():
@@ -76,7 +74,7 @@ class PredictionBatcher:
                         continue
                     finally:
                         self.calls += 1
-                    _hand_out(np.asarray(predicted, dtype=np.float64), requests)
+                    _hand_out(predicted, requests)
         finally:
             self._draining = False
 

@@ -255,6 +255,10 @@ def serve(
 
     One uvicorn worker (metrics are per process); run more processes to scale.
     """
+    from tasador.serving.openmp import VARIABLE, wait_passively
+
+    # before anything loads XGBoost: its OpenMP threads must not spin between requests
+    passive = wait_passively()
     import uvicorn
     from mlflow import MlflowClient
 
@@ -267,6 +271,8 @@ def serve(
 
     settings = get_settings()
     _configure_logging(settings)
+    if not passive:
+        logger.warning("XGBoost was loaded before %s could be set: its threads may spin", VARIABLE)
     serving = settings.serving
     # A registry that is down must fail a reload in seconds, not after minutes of retries.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")

@@ -12,7 +12,7 @@ one-thread copy of the booster. XGBoost predicts a block of rows on one thread, 
 more threads still starts them all and waits for each at its barriers, so a single listing would
 wait for every core to be free: with another process busy on one of this machine's two cores,
 the p50 of single-listing requests went from 1.3 ms (one thread) to 6.0 ms (two), and with the
-cores free the two were within noise (1.09 and 1.04 ms).
+cores free the two were within noise (1.09 ms with one thread, 1.04 ms with two).
 """
 
 from __future__ import annotations

@@ -50,3 +50,6 @@ def test_up_to_one_block_of_rows_runs_on_a_one_thread_copy(
     assert _threads(model.one_thread) == 1
     assert _threads(model.booster) == 2  # the served booster keeps its own threads
     assert model.one_thread.num_boosted_rounds() == model.booster.num_boosted_rounds()
+    assert model.booster_for(1) is model.one_thread
+    assert model.booster_for(ONE_BLOCK_ROWS) is model.one_thread
+    assert model.booster_for(ONE_BLOCK_ROWS + 1) is model.booster

@@ -478,7 +478,7 @@ def create_app(
         x = build_features(columns, model.spec)
         # in a worker thread: XGBoost releases the GIL, so other requests go on meanwhile
         result = await run_in_threadpool(
-            explain, model.booster, x, model.input_weights, model.tree_split, explainers
+            explain, model.booster_for(len(x)), x, model.input_weights, model.tree_split, explainers
         )
         factor = float(result.dollar_factor()[0])
         price = float(result.price[0])

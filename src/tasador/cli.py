@@ -175,6 +175,9 @@ def up(
         _print_urls(platform.urls.redacted())
         _run_loop(settings, rounds)
         if wait:
+            _until_production_is_served(
+                settings, platform.urls.tracking_uri, platform.urls.inference_api
+            )
             _print_urls(platform.urls.redacted())
             console.print("[bold]services are up; press Ctrl-C to stop them[/bold]")
             stop = threading.Event()
@@ -188,6 +191,28 @@ def up(
         with console.status("stopping services"):
             platform.stop()
         console.print("services stopped")
+
+
+def _until_production_is_served(settings: Settings, tracking_uri: str, api_url: str) -> None:
+    """Let the inference API pick up the last promotion (it polls the alias) before saying the
+    services are up; say so if it has not within two poll intervals."""
+    from mlflow import MlflowClient
+
+    from tasador.platform.local import wait_for_served_version
+    from tasador.registry.aliases import get_production
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    production = get_production(client, settings.mlflow.model_name)
+    if production is None:
+        return
+    wait = 2 * settings.serving.poll_seconds + 5
+    with console.status(f"inference API loading production model v{production.version}"):
+        served = wait_for_served_version(api_url, production.version, wait)
+    if served != production.version:
+        console.print(
+            f"[yellow]the inference API serves {f'v{served}' if served else 'no model'}, not "
+            f"production v{production.version}, after {wait:.0f} s; see GET /model[/yellow]"
+        )
 
 
 def _print_urls(urls: dict[str, str]) -> None:

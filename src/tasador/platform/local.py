@@ -87,6 +87,22 @@ def wait_for_http(url: str, timeout: float, process: subprocess.Popen[bytes] | N
         time.sleep(0.3)
 
 
+def wait_for_served_version(api_url: str, version: str, timeout: float) -> str | None:
+    """Wait until the inference API at `api_url` serves model `version` (it follows the registry
+    by polling); returns the version it serves in the end (None: no model, or no answer)."""
+    deadline = time.monotonic() + timeout
+    served: str | None = None
+    while True:
+        try:
+            answer = httpx.get(f"{api_url}/model", timeout=2)
+            served = str(answer.json()["version"]) if answer.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, KeyError):
+            served = None
+        if served == version or time.monotonic() > deadline:
+            return served
+        time.sleep(0.3)
+
+
 @dataclass
 class LocalPlatform:
     """The services one `tasador up` started, and how to stop them."""

@@ -202,7 +202,13 @@ def _until_production_is_served(settings: Settings, tracking_uri: str, api_url: 
     from tasador.registry.aliases import get_production
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    production = get_production(client, settings.mlflow.model_name)
+    try:
+        production = get_production(client, settings.mlflow.model_name)
+    except Exception as err:  # the services stay up either way; say why this check was skipped
+        console.print(
+            f"[yellow]could not ask the registry for the production model: {err}[/yellow]"
+        )
+        return
     if production is None:
         return
     wait = 2 * settings.serving.poll_seconds + 5

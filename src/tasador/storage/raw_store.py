@@ -8,16 +8,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import orjson
 import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 from psycopg import sql
-from psycopg.types.json import Json
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 
 from tasador import schema
+from tasador.storage import compressed_json
 from tasador.storage.bulk import (
     arrow_to_pandas,
     constant_array,
@@ -176,22 +175,12 @@ def latest_raw_batch(
     return max_batch_number(engine, raw_batches, source, group_number, day)
 
 
-# COPY in binary: no escaping on either side, and the JSON bodies pass as the bytes they are.
+# COPY in binary: no escaping on either side, and the packed bodies pass as the bytes they are.
 # Binary COPY needs each column's exact type: read from the table.
 _INFERENCE_TYPES: Final[tuple[str, ...]] = tuple(
     c.type.compile(dialect=postgresql.dialect()).lower() for c in inference_requests.columns
 )
-
-
-def _same(data: bytes) -> bytes:
-    return data
-
-
-def _json(value: Any) -> Json | None:
-    """`value` as JSON text; an `orjson.Fragment` is JSON already, and its bytes are kept."""
-    if value is None:
-        return None
-    return Json(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=str), dumps=_same)
+_BODIES: Final[tuple[str, ...]] = ("inputs", "outputs")
 
 
 def _optional(convert: Any, value: Any) -> Any:
@@ -210,8 +199,8 @@ def _inference_row(r: Mapping[str, Any]) -> tuple[Any, ...]:
         r["endpoint"],
         _optional(str, r.get("model_name")),
         _optional(str, r.get("model_version")),
-        _json(r.get("inputs")),
-        _json(r.get("outputs")),
+        _optional(compressed_json.pack, r.get("inputs")),
+        _optional(compressed_json.pack, r.get("outputs")),
         _optional(float, r.get("latency_ms")),
         _optional(int, r.get("status_code")),
     )
@@ -222,7 +211,8 @@ def write_inference_records(
 ) -> int:
     """Append inference requests (keys of `INFERENCE_COLUMNS`) with one COPY; returns the count.
 
-    `inputs` and `outputs` may be any JSON-able value; `request_id` a UUID or its text. With
+    `inputs` and `outputs` may be any JSON-able value (an `orjson.Fragment` is kept byte for byte),
+    stored packed (`compressed_json`); `request_id` a UUID or its text. With
     `skip_existing`, records whose request id is already stored (or repeated) are skipped, so a
     replay of records that may already be in the table is idempotent: they go through one COPY into
     a temporary table and one `INSERT ... ON CONFLICT DO NOTHING`; the count is of rows added.
@@ -257,14 +247,21 @@ def write_inference_records(
 def load_inference_records(
     engine: sa.Engine, *, since: datetime | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """Stored inference requests, newest first (optionally only those received after `since`)."""
+    """Stored inference requests, newest first (optionally only those received after `since`).
+
+    The bodies come back unpacked, as the JSON values they hold.
+    """
     query = sa.select(inference_requests).order_by(inference_requests.c.received_at.desc())
     if since is not None:
         query = query.where(inference_requests.c.received_at > since)
     if limit is not None:
         query = query.limit(limit)
     with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]
+        records = [dict(row._mapping) for row in conn.execute(query)]
+    for record in records:
+        for body in _BODIES:
+            record[body] = _optional(compressed_json.unpack, record[body])
+    return records
 
 
 def list_raw_batches(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -362,6 +364,42 @@ def status() -> None:
         console.print("no batch processed yet")
         return
     console.print(_summary_table(results))
+
+
+@app.command("requests")
+def requests_(
+    limit: Annotated[int, typer.Option(min=1, help="at most this many, newest first")] = 20,
+    since: Annotated[
+        datetime | None,
+        typer.Option(help="only those received after this time (ISO 8601, UTC)"),
+    ] = None,
+) -> None:
+    """The inference requests stored in RAW DATA, newest first, one JSON object per line.
+
+    Each record has its request and answer bodies unpacked (RAW DATA keeps them compressed).
+    """
+    from tasador.platform.local import local_postgres_running, resolve_urls
+    from tasador.serving.inference_log import record_line
+    from tasador.storage.engine import make_engine
+    from tasador.storage.migrate import migrate
+    from tasador.storage.raw_store import load_inference_records
+
+    settings = get_settings()
+    _configure_logging(settings)
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    with local_postgres_running(settings):
+        url = resolve_urls(settings).raw_db
+        migrate(url, "raw")
+        engine = make_engine(url)
+        try:
+            records = load_inference_records(engine, since=since, limit=limit)
+        finally:
+            engine.dispose()
+    out = sys.stdout.buffer
+    for record in records:
+        out.write(record_line(record))
+    out.flush()
 
 
 def main() -> None:  # pragma: no cover - entry point

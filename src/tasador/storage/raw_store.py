@@ -257,7 +257,8 @@ def load_inference_records(
     if limit is not None:
         query = query.limit(limit)
     with engine.connect() as conn:
-        records = [dict(row._mapping) for row in conn.execute(query)]
+        # Plain str keys: SQLAlchemy's column names are a str subclass that orjson refuses.
+        records = [{str(k): v for k, v in row._mapping.items()} for row in conn.execute(query)]
     for record in records:
         for body in _BODIES:
             record[body] = _optional(compressed_json.unpack, record[body])

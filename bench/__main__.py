@@ -2,8 +2,9 @@
 
 Each benchmark module returns rows `{"benchmark", "impl", "seconds", ["rows_per_s"], ["note"]}`; the
 row whose impl is exactly "tasador" is the reference of its benchmark, and every other row gets its
-time as a ratio to it (a ratio above 1 means tasador is that many times faster). Targets from
-DESIGN.md are checked and printed, never asserted.
+time as a ratio to it (a ratio above 1 means tasador is that many times faster). A benchmark
+whose target is a rate (its rows say `"by": "rate"`) compares rows/s instead, as its target does.
+Targets from DESIGN.md are checked and printed, never asserted.
 """
 
 from __future__ import annotations
@@ -86,6 +87,13 @@ def _targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
     return checks
 
 
+def _slower(row: dict[str, Any], ref: dict[str, Any]) -> float:
+    """How many times slower `row` is than tasador's `ref`, by rate where the benchmark says so."""
+    if row.get("by") == "rate" and row.get("rows_per_s") and ref.get("rows_per_s"):
+        return float(ref["rows_per_s"]) / float(row["rows_per_s"])
+    return float(row["seconds"]) / float(ref["seconds"])
+
+
 def render(rows: list[dict[str, Any]], console: Console) -> None:
     """Print the benchmark table and the target checks."""
     table = Table(title="tasador benchmarks (same machine, same run)")
@@ -93,10 +101,10 @@ def render(rows: list[dict[str, Any]], console: Console) -> None:
         table.add_column(
             column, justify="right" if column in {"seconds", "rows/s", "vs tasador"} else "left"
         )
-    reference = {r["benchmark"]: r["seconds"] for r in rows if r["impl"] == "tasador"}
+    reference = {r["benchmark"]: r for r in rows if r["impl"] == "tasador"}
     for row in rows:
         ref = reference.get(row["benchmark"])
-        ratio = "" if ref is None or row["impl"] == "tasador" else f"{row['seconds'] / ref:.2f}×"
+        ratio = "" if ref is None or row["impl"] == "tasador" else f"{_slower(row, ref):.2f}×"
         rate = f"{row['rows_per_s']:,.0f}" if row.get("rows_per_s") else ""
         table.add_row(
             row["benchmark"], row["impl"], f"{row['seconds']:.4f}", rate, ratio, row.get("note", "")

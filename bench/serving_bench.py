@@ -326,7 +326,7 @@ def run(server: EmbeddedPostgres, tmp: Path, *, seconds: int = 3) -> list[dict[s
             for impl, st in stats.items():
                 rows.append({
                     "benchmark": label, "impl": impl, "seconds": st["p50"] / 1000,
-                    "rows_per_s": st["rps"],
+                    "rows_per_s": st["rps"], "by": "rate" if connections == 16 else "seconds",
                     "note": f"{st['rps']:,.0f} req/s, p50 {st['p50']:.2f} ms, "
                             f"p99 {st['p99']:.2f} ms, errors {st['errors']:.0f}",
                 })  # fmt: skip
@@ -341,14 +341,14 @@ def run(server: EmbeddedPostgres, tmp: Path, *, seconds: int = 3) -> list[dict[s
                 # a rate over calls made back to back, as the servers' rates are over requests
                 rows.append({
                     "benchmark": label, "impl": impl, "seconds": st["p50"] / 1000,
-                    "rows_per_s": 1_000 / (st["mean"] / 1000),
+                    "rows_per_s": 1_000 / (st["mean"] / 1000), "by": "rate",
                     "note": f"the floor: booster only, mean {st['mean']:.2f} ms, "
                             f"p50 {st['p50']:.2f} ms",
                 })  # fmt: skip
                 continue
             rows.append({
                 "benchmark": label, "impl": impl, "seconds": st["p50"] / 1000,
-                "rows_per_s": 1_000 * st["rps"],
+                "rows_per_s": 1_000 * st["rps"], "by": "rate",
                 "note": f"concurrency 1: {st['rps']:,.1f} req/s, p50 {st['p50']:.2f} ms, "
                         f"p99 {st['p99']:.2f} ms, errors {st['errors']:.0f}",
             })  # fmt: skip

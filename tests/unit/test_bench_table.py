@@ -1,0 +1,55 @@
+"""`make bench`'s table: the ratio column compares what each benchmark's target compares."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from bench.__main__ import _targets, render
+from rich.console import Console
+
+BATCH = "serve 1,000 listings per request"
+C1 = "serve 1 listing, concurrency 1"
+
+
+def _rows() -> list[dict]:
+    # p50 and rate disagree on purpose: the floor's p50 is far below its mean call time
+    return [
+        {"benchmark": BATCH, "impl": "tasador", "seconds": 0.008, "rows_per_s": 110_000.0,
+         "by": "rate"},
+        {"benchmark": BATCH, "impl": "in-process inplace_predict", "seconds": 0.004,
+         "rows_per_s": 200_000.0, "by": "rate"},
+        {"benchmark": C1, "impl": "tasador", "seconds": 0.001, "rows_per_s": 900.0,
+         "by": "seconds"},
+        {"benchmark": C1, "impl": "mlflow models serve", "seconds": 0.005, "rows_per_s": 150.0,
+         "by": "seconds"},
+    ]  # fmt: skip
+
+
+def _table(rows: list[dict]) -> str:
+    out = io.StringIO()
+    render(rows, Console(file=out, width=250, color_system=None))
+    return out.getvalue()
+
+
+def _ratio(table: str, impl: str) -> str:
+    line = next(line for line in table.splitlines() if impl in line)
+    found = re.search(r"(\d+\.\d\d)×", line)
+    assert found is not None, line
+    return found.group(1)
+
+
+def test_a_rate_target_is_shown_as_a_rate_ratio_matching_its_check() -> None:
+    rows = _rows()
+    table = _table(rows)
+    # 110,000 rows/s against 200,000: tasador at 0.55 of the floor, the floor 0.55x "slower"
+    assert _ratio(table, "in-process inplace_predict") == "0.55"
+    check = next(value for name, _, value in _targets(rows) if name.startswith("1,000-row"))
+    assert check == "0.55×"
+    assert "MISS  1,000-row" not in table
+
+
+def test_a_latency_target_is_shown_as_a_ratio_of_seconds() -> None:
+    table = _table(_rows())
+    assert _ratio(table, "mlflow models serve") == "5.00"  # 0.005 s / 0.001 s, not 900 / 150
+    assert "PASS  p50 at concurrency 1" in table

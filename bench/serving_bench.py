@@ -9,7 +9,10 @@ synthetic listings, is logged and registered the way the pipeline does it and gi
 - 1,000-listing requests one after another (rows/s);
 - `/explain` latency against XGBoost's own in-process `pred_contribs` for the same row (one call);
 - the in-process floor: `inplace_predict` on 1 row with one thread and on 1,000 rows with
-  XGBoost's default threads, as the server predicts them (`ServedModel.predict`).
+  XGBoost's default threads, as the server predicts them (`ServedModel.predict`);
+- for 1,000 listings, also the server's own code for the request run in this process with no
+  HTTP and no inference log (decode and check, features, booster, answer): what any server built
+  on that code could reach, and how much of the gap to the floor is the server's.
 
 Both servers run on this machine next to the load generator; on 2 cores they share them. Each
 comparison runs in 6 short rounds that take turns (tasador, peer, floor, tasador, ...), and reports
@@ -50,6 +53,8 @@ from tasador.platform.local import wait_for_http
 from tasador.platform.mlflow_server import MlflowServer
 from tasador.platform.postgres import EmbeddedPostgres
 from tasador.registry.models import log_and_register
+from tasador.serving.app import priced
+from tasador.serving.columnar import listing_columns_fast
 from tasador.serving.model_holder import ONE_BLOCK_ROWS, serve_model
 from tasador.storage.migrate import migrate
 from tasador.training.features import build_features, fit_features
@@ -307,6 +312,17 @@ def run(server: EmbeddedPostgres, tmp: Path, *, seconds: int = 3) -> list[dict[s
             name=MODEL_NAME, version=ref.version, run_id="", booster=booster, spec=trained.spec
         )
         one_row_booster = served.one_thread if len(x_one) <= ONE_BLOCK_ROWS else booster
+
+        def request_path() -> bytes:
+            """The server's own work for a 1,000-listing request, minus HTTP and the log."""
+            columns = listing_columns_fast(our_batch, len(batch))
+            if columns is None:
+                raise RuntimeError("the benchmark's listings missed the server's fast path")
+            x = build_features(columns, served.spec)
+            _, items = priced(x, served.predict(x), served.spec)
+            return orjson.dumps({"model_version": served.version, "predictions": items})
+
+        request_path()  # fails here, not mid-measurement, if the body missed the fast path
         dmatrix_one = xgb.DMatrix(x_one, missing=np.nan)
 
         rows: list[dict[str, Any]] = []
@@ -335,14 +351,20 @@ def run(server: EmbeddedPostgres, tmp: Path, *, seconds: int = 3) -> list[dict[s
             "tasador": wrk_stats(f"{our_url}/predict", our_batch, 1),
             "mlflow models serve": wrk_stats(peer_url, peer_batch, 1),
             "in-process inplace_predict": in_process(lambda: booster.inplace_predict(x_batch), 200),
+            "in-process request path": in_process(request_path, 150),
         })  # fmt: skip
+        in_process_notes = {
+            "in-process inplace_predict": "the floor: booster only",
+            "in-process request path": "the server's code for the request, no HTTP, no log: "
+            "decode and check, features, booster, answer",
+        }
         for impl, st in stats.items():
-            if impl == "in-process inplace_predict":
+            if impl in in_process_notes:
                 # a rate over calls made back to back, as the servers' rates are over requests
                 rows.append({
                     "benchmark": label, "impl": impl, "seconds": st["p50"] / 1000,
                     "rows_per_s": 1_000 / (st["mean"] / 1000), "by": "rate",
-                    "note": f"the floor: booster only, mean {st['mean']:.2f} ms, "
+                    "note": f"{in_process_notes[impl]}; mean {st['mean']:.2f} ms, "
                             f"p50 {st['p50']:.2f} ms",
                 })  # fmt: skip
                 continue

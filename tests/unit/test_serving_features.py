@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tasador.serving.app import fallback_fields, listing_columns
+from tasador.serving.app import fallback_fields, listing_columns, priced
 from tasador.serving.schemas import ListingIn
 from tasador.training.features import build_features, fit_features, unknown_categories
 from tasador.training.synthetic import make_listings
@@ -80,3 +80,16 @@ def test_listing_columns_and_fallbacks() -> None:
     assert fallback_fields(x, spec) == [
         [col for col in ("state", "city", "zip_code") if flags[col][i]] for i in range(3)
     ]
+
+
+def test_priced_gives_dollars_and_one_item_per_row_in_order() -> None:
+    frame = make_listings(200, seed=9)
+    spec = fit_features(frame)
+    x = build_features(frame.head(3).assign(state=["Atlantis", None, frame["state"].iloc[2]]), spec)
+    log_price = np.array([11.0, 12.5, 13.25])
+    price, items = priced(x, log_price, spec)
+    np.testing.assert_allclose(price, np.exp(log_price))
+    assert [item["log_price"] for item in items] == [11.0, 12.5, 13.25]
+    assert [item["price"] for item in items] == price.tolist()
+    assert [item["fallbacks"] for item in items] == fallback_fields(x, spec)
+    assert items[0]["fallbacks"][:2] == ["state", "city"]

@@ -126,6 +126,20 @@ def fallback_fields(x: np.ndarray, spec: FeatureSpec) -> list[list[str]]:
     return [_FALLBACK_LISTS[m] for m in mask.tolist()]
 
 
+def priced(
+    x: np.ndarray, log_price: np.ndarray, spec: FeatureSpec
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """(prices in dollars, one answer item per row of `x`: price, log price, fallbacks)."""
+    price = np.exp(log_price)
+    items = [
+        {"price": p, "log_price": lp, "fallbacks": f}
+        for p, lp, f in zip(
+            price.tolist(), log_price.tolist(), fallback_fields(x, spec), strict=True
+        )
+    ]
+    return price, items
+
+
 def _jsonable(value: Any) -> Any:
     """`value` as plain JSON values (what orjson cannot write, such as huge integers, as text)."""
     try:
@@ -432,13 +446,8 @@ def create_app(
             log_price = await batcher.predict(model, x)  # with the requests waiting alongside
         finally:
             batcher.in_flight -= 1
-        price = np.exp(log_price)
-        fallbacks = fallback_fields(x, model.spec)
+        price, items = priced(x, log_price, model.spec)
         metrics.observe_predictions(model.version, price)
-        items = [
-            {"price": p, "log_price": lp, "fallbacks": f}
-            for p, lp, f in zip(price.tolist(), log_price.tolist(), fallbacks, strict=True)
-        ]
         if single:
             content: dict[str, Any] = {
                 **items[0],

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group
 from rich.logging import RichHandler
 from rich.progress import (
     BarColumn,
@@ -24,6 +25,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from tasador.settings import Settings, get_settings
 
@@ -106,22 +108,25 @@ def _progress() -> Progress:
     )
 
 
-def _summary_table(results: list[RoundResult]) -> Table:
-    table = Table(title="tasador: what each batch did", show_lines=False)
-    for column in (
-        "batch",
-        "received",
-        "kept",
-        "rejected",
-        "drift",
-        "decision",
-        "model",
-        "outcome",
-    ):
-        table.add_column(
-            column, justify="right" if column in {"received", "kept", "rejected"} else "left"
-        )
-    table.add_column("why", overflow="fold", max_width=70)
+def _summary(results: list[RoundResult]) -> Group:
+    """What each batch did: the facts as a table, then each batch's reason in full.
+
+    The reasons are sentences; as a table column they would wrap a few characters a line in a
+    terminal (or a log) 80 columns wide, so they go under the table, wrapped at words.
+    """
+    table = Table(
+        title="tasador: what each batch did",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        collapse_padding=True,
+    )
+    for column in ("batch", "received", "kept", "rejected", "drift", "decision", "model"):
+        numeric = column in {"received", "kept", "rejected"}
+        table.add_column(column, justify="right" if numeric else "left", no_wrap=True)
+    table.add_column("outcome", no_wrap=True)
+    why = Table.grid(padding=(0, 1))
+    why.add_column(no_wrap=True)
+    why.add_column(overflow="fold")
     for r in results:
         outcome = "—" if r.promoted is None else ("promoted" if r.promoted else "rejected")
         drift = "—" if r.drift is None else ("drift" if r.drift else "no drift")
@@ -134,9 +139,9 @@ def _summary_table(results: list[RoundResult]) -> Table:
             r.action or "—",
             f"v{r.model_version}" if r.model_version else "—",
             outcome,
-            r.reason,
         )
-    return table
+        why.add_row(f"batch {r.batch_number}:", r.reason or "—")
+    return Group(table, Text("why", style="bold"), why)
 
 
 def _run_loop(settings: Settings, rounds: int | None) -> list[RoundResult]:
@@ -147,11 +152,15 @@ def _run_loop(settings: Settings, rounds: int | None) -> list[RoundResult]:
 
         reporter = RichReporter(progress)
         results = run_loop(client, stores, config, rounds=rounds, reporter=reporter)
+        done = len(results)
         progress.update(
-            reporter.round_task, description="all batches processed", total=1, completed=1
+            reporter.round_task,
+            description=f"{done} batch{'es' if done != 1 else ''} processed",
+            total=done,
+            completed=done,
         )
         progress.update(reporter.trial_task, visible=False)
-    console.print(_summary_table(results))
+    console.print(_summary(results))
     for outcome in client.outcomes:
         if outcome.attempts > 1 or str(outcome.outcome) not in {"ok", "finished"}:
             console.print(
@@ -224,7 +233,15 @@ def _until_production_is_served(settings: Settings, tracking_uri: str, api_url: 
 
 
 def _print_urls(urls: dict[str, str]) -> None:
-    table = Table(title="services", show_header=False)
+    console.print(_urls_table(urls))
+
+
+def _urls_table(urls: dict[str, str]) -> Table:
+    """Each service and its URL; no box, so a URL wider than the terminal folds, never cut."""
+    table = Table.grid(padding=(0, 2))
+    table.title = "services"
+    table.add_column(no_wrap=True, style="bold")
+    table.add_column(overflow="fold")
     labels = {
         "tracking_uri": "MLflow UI",
         "inference_api": "inference API",
@@ -237,7 +254,7 @@ def _print_urls(urls: dict[str, str]) -> None:
     for key, label in labels.items():
         if key in urls:
             table.add_row(label, urls[key])
-    console.print(table)
+    return table
 
 
 @app.command()
@@ -363,7 +380,7 @@ def status() -> None:
     if not results:
         console.print("no batch processed yet")
         return
-    console.print(_summary_table(results))
+    console.print(_summary(results))
 
 
 @app.command("requests")

@@ -64,9 +64,13 @@ class ServedModel:
         """The booster to run a call of `rows` rows on: one thread up to one block of rows."""
         return self.one_thread if rows <= ONE_BLOCK_ROWS else self.booster
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """The model's raw predictions (log price) for the rows of the model matrix `x`."""
-        return np.asarray(self.booster_for(len(x)).inplace_predict(x), dtype=np.float64)
+    def predict(self, x: np.ndarray, *, one_thread: bool = False) -> np.ndarray:
+        """The model's raw predictions (log price) for the rows of the model matrix `x`.
+
+        `one_thread` runs the call on one thread whatever its size, for calls made side by side.
+        """
+        booster = self.one_thread if one_thread else self.booster_for(len(x))
+        return np.asarray(booster.inplace_predict(x), dtype=np.float64)
 
 
 def serve_model(

@@ -6,7 +6,8 @@ synthetic listings, is logged and registered the way the pipeline does it and gi
 
 - single-listing requests at concurrency 1 and 16 (requests/s, p50, p99), by `wrk` when it is on
   PATH (Debian package `wrk`), else by an asyncio httpx client;
-- 1,000-listing requests one after another (rows/s);
+- 1,000-listing requests one after another (rows/s), and from two clients at once (the
+  machine's cores; for information, no target);
 - `/explain` latency against XGBoost's own in-process `pred_contribs` for the same row (one call);
 - the in-process floor: `inplace_predict` on 1 row with one thread and on 1,000 rows with
   XGBoost's default threads, as the server predicts them (`ServedModel.predict`);
@@ -372,6 +373,20 @@ def run(server: EmbeddedPostgres, tmp: Path, *, seconds: int = 3) -> list[dict[s
                 "benchmark": label, "impl": impl, "seconds": st["p50"] / 1000,
                 "rows_per_s": 1_000 * st["rps"], "by": "rate",
                 "note": f"concurrency 1: {st['rps']:,.1f} req/s, p50 {st['p50']:.2f} ms, "
+                        f"p99 {st['p99']:.2f} ms, errors {st['errors']:.0f}",
+            })  # fmt: skip
+        # with two clients (the machine's cores): how much more a server gets out of the cores when
+        # requests overlap; for information, the target above is judged one request at a time
+        label = "serve 1,000 listings per request, concurrency 2"
+        stats = interleaved({
+            "tasador": wrk_stats(f"{our_url}/predict", our_batch, 2),
+            "mlflow models serve": wrk_stats(peer_url, peer_batch, 2),
+        })  # fmt: skip
+        for impl, st in stats.items():
+            rows.append({
+                "benchmark": label, "impl": impl, "seconds": st["p50"] / 1000,
+                "rows_per_s": 1_000 * st["rps"], "by": "rate",
+                "note": f"concurrency 2: {st['rps']:,.1f} req/s, p50 {st['p50']:.2f} ms, "
                         f"p99 {st['p99']:.2f} ms, errors {st['errors']:.0f}",
             })  # fmt: skip
         stats = interleaved({

@@ -177,11 +177,20 @@ def up(
 ) -> None:
     """Start the local platform, run the loop over every batch, then keep the services up."""
     from tasador.platform.local import LocalPlatform
+    from tasador.platform.ports import PortInUseError
 
     settings = get_settings()
     _configure_logging(settings)
-    with console.status("starting the local platform") as status:
-        platform = LocalPlatform.start(settings, on_step=lambda s: status.update(f"starting {s}"))
+    try:
+        with console.status("starting the local platform") as status:
+            platform = LocalPlatform.start(
+                settings, on_step=lambda s: status.update(f"starting {s}")
+            )
+    except PortInUseError as err:
+        console.print(
+            f"[bold red]cannot start the local platform:[/bold red] {err}", soft_wrap=True
+        )
+        raise typer.Exit(1) from None
     try:
         _print_urls(platform.urls.redacted())
         _run_loop(settings, rounds)

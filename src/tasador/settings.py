@@ -154,16 +154,22 @@ def get_settings() -> Settings:
     return Settings()
 
 
+def env_name(group: type[BaseSettings], field: str) -> str:
+    """The environment variable of `field` in the settings group `group`."""
+    if field not in group.model_fields:
+        raise KeyError(f"{group.__name__} has no setting {field!r}")
+    return f"{group.model_config.get('env_prefix', '')}{field}".upper()
+
+
 def describe_settings() -> list[tuple[str, str, str]]:
     """(environment variable, default, meaning) of every setting, for README and .env.example."""
     rows: list[tuple[str, str, str]] = []
     for name, info in Settings.model_fields.items():
         annotation = info.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseSettings):
-            prefix = annotation.model_config.get("env_prefix", "")
             for sub_name, sub in annotation.model_fields.items():
                 rows.append(
-                    (f"{prefix}{sub_name}".upper(), _default(sub.default), sub.description or "")
+                    (env_name(annotation, sub_name), _default(sub.default), sub.description or "")
                 )
         else:
             rows.append((f"TASADOR_{name}".upper(), _default(info.default), info.description or ""))

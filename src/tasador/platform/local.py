@@ -23,8 +23,16 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from tasador.platform.mlflow_server import MlflowServer
+from tasador.platform.ports import Listener, require_free
 from tasador.platform.postgres import EmbeddedPostgres
-from tasador.settings import Settings
+from tasador.settings import (
+    DatabaseSettings,
+    MlflowSettings,
+    ServingSettings,
+    Settings,
+    SimulatorSettings,
+    env_name,
+)
 from tasador.storage.engine import ensure_database
 from tasador.storage.migrate import migrate
 
@@ -69,6 +77,30 @@ def resolve_urls(settings: Settings) -> ServiceUrls:
         or f"http://{settings.simulator.host}:{settings.simulator.port}",
         inference_api=f"http://{settings.serving.host}:{settings.serving.port}",
     )
+
+
+def listeners(settings: Settings, *, postgres: bool) -> list[Listener]:
+    """Where the services this profile starts will listen (the configured ones are not ours)."""
+    found = [
+        Listener("the inference API", settings.serving.host, settings.serving.port,
+                 env_name(ServingSettings, "port")),
+    ]  # fmt: skip
+    if postgres:
+        found.append(
+            Listener("the embedded PostgreSQL", EmbeddedPostgres.host, settings.db.embedded_port,
+                     env_name(DatabaseSettings, "embedded_port"))
+        )  # fmt: skip
+    if not settings.mlflow.tracking_uri:
+        found.append(
+            Listener("the MLflow tracking server", "127.0.0.1", settings.mlflow.port,
+                     env_name(MlflowSettings, "port"))
+        )  # fmt: skip
+    if not settings.data_api.url:
+        found.append(
+            Listener("the data API simulator", settings.simulator.host, settings.simulator.port,
+                     env_name(SimulatorSettings, "port"))
+        )  # fmt: skip
+    return found
 
 
 def wait_for_http(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
@@ -133,6 +165,7 @@ class LocalPlatform:
     def _start(self, state: Path, on_step: Callable[[str], None]) -> None:
         settings = self.settings
         needs_pg = not (settings.db.raw_url and settings.db.clean_url and settings.db.mlflow_url)
+        require_free(listeners(settings, postgres=needs_pg))
         if needs_pg:
             on_step("PostgreSQL")
             self.postgres = EmbeddedPostgres(

@@ -14,7 +14,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 
 import httpx
+
+from tasador.platform.ports import port_in_use
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +38,6 @@ def _backend_uri(url: str) -> str:
     if not url.startswith(("postgresql://", "postgresql+")):
         raise ValueError(f"MLflow backend must be a PostgreSQL URL, got {url.split(':', 1)[0]}:")
     return url
-
-
-def _port_in_use(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1.0)
-        return sock.connect_ex((host, port)) == 0
 
 
 class MlflowServer:
@@ -100,7 +95,7 @@ class MlflowServer:
         """Start the server and wait until `/health` answers; raise with the log tail otherwise."""
         if self._process is not None and self._process.poll() is None:
             return
-        if _port_in_use(self.host, self.port):
+        if port_in_use(self.host, self.port):
             # Otherwise whatever answers there would pass our health check.
             raise RuntimeError(f"cannot start MLflow server: {self.host}:{self.port} is in use")
         if self.log_file is None:

@@ -176,8 +176,8 @@ def up(
     wait: Annotated[bool, typer.Option(help="keep the services up until Ctrl-C")] = True,
 ) -> None:
     """Start the local platform, run the loop over every batch, then keep the services up."""
+    from tasador.platform.errors import PlatformStartError
     from tasador.platform.local import LocalPlatform
-    from tasador.platform.ports import PortInUseError
 
     settings = get_settings()
     _configure_logging(settings)
@@ -186,7 +186,7 @@ def up(
             platform = LocalPlatform.start(
                 settings, on_step=lambda s: status.update(f"starting {s}")
             )
-    except PortInUseError as err:
+    except PlatformStartError as err:
         console.print(
             f"[bold red]cannot start the local platform:[/bold red] {err}", soft_wrap=True
         )

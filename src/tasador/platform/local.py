@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import make_url
 
+from tasador.platform.errors import PlatformStartError
 from tasador.platform.mlflow_server import MlflowServer
 from tasador.platform.ports import Listener, require_free
 from tasador.platform.postgres import EmbeddedPostgres
@@ -171,7 +172,8 @@ class LocalPlatform:
             self.postgres = EmbeddedPostgres(
                 data_dir=state / "postgres", port=settings.db.embedded_port
             )
-            self.postgres.start()
+            with _starting("the embedded PostgreSQL"):  # its error ends with its log
+                self.postgres.start()
             self.started.append("postgres")
         on_step("databases and migrations")
         for url in (self.urls.raw_db, self.urls.clean_db, self.urls.mlflow_db):
@@ -191,14 +193,16 @@ class LocalPlatform:
                 log_file=state / "mlflow.log",
                 env=env,
             )
-            self.mlflow.start()
+            with _starting("the MLflow tracking server"):  # its error ends with its log
+                self.mlflow.start()
             self.started.append("mlflow")
         on_step("inference API")
         self.inference_api = _spawn(
             ["serve", "--host", settings.serving.host, "--port", str(settings.serving.port)],
             state / "serving.log",
         )
-        wait_for_http(f"{self.urls.inference_api}/health", 180, self.inference_api)
+        with _starting("the inference API", state / "serving.log"):
+            wait_for_http(f"{self.urls.inference_api}/health", 180, self.inference_api)
         self.started.append("serving")
         if not settings.data_api.url:
             on_step("data API simulator")
@@ -212,7 +216,8 @@ class LocalPlatform:
                 ],
                 state / "datasource.log",
             )
-            wait_for_http(f"{self.urls.data_api}/health", 600, self.simulator)
+            with _starting("the data API simulator", state / "datasource.log"):
+                wait_for_http(f"{self.urls.data_api}/health", 600, self.simulator)
             self.started.append("datasource")
 
     def stop(self) -> None:
@@ -224,6 +229,19 @@ class LocalPlatform:
             self.mlflow.stop()
         if self.postgres is not None:
             self.postgres.stop()
+
+
+@contextmanager
+def _starting(service: str, log_file: Path | None = None, tail: int = 15) -> Iterator[None]:
+    """Turn a failure to start `service` into a `PlatformStartError` naming it and its log."""
+    try:
+        yield
+    except (RuntimeError, TimeoutError, OSError) as err:
+        message = f"{service} did not start: {err}"
+        if log_file is not None:
+            lines = log_file.read_text(errors="replace").splitlines() if log_file.exists() else []
+            message += f"\nthe end of its log, {log_file}:\n" + "\n".join(lines[-tail:])
+        raise PlatformStartError(message) from err
 
 
 def _spawn(args: list[str], log_file: Path) -> subprocess.Popen[bytes]:

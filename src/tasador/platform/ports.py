@@ -12,8 +12,10 @@ import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from tasador.platform.errors import PlatformStartError
 
-class PortInUseError(RuntimeError):
+
+class PortInUseError(PlatformStartError):
     """A port the local platform needs is taken; the message says which and how to move it."""
 
 

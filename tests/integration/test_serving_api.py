@@ -396,8 +396,17 @@ def test_metrics_are_exposed(api: str) -> None:
         'tasador_model_info{name="',
         'tasador_model_reloads_total{result="success"} 1.0',
         'tasador_model_reloads_total{result="failure"} 0.0',
+        'tasador_booster_calls_total{mode="alone"}',
+        'tasador_booster_calls_total{mode="shared"}',
+        'tasador_booster_calls_total{mode="side_by_side"}',
     ):
         assert needle in text, needle
+    alone = next(
+        line
+        for line in text.splitlines()
+        if line.startswith('tasador_booster_calls_total{mode="alone"}')
+    )
+    assert float(alone.split()[-1]) >= 1  # the valid one, sent alone (the 422 never predicts)
 
 
 def test_reload_needs_the_bearer_token(api: str) -> None:

@@ -255,10 +255,12 @@ def create_app(
     disables POST /reload (404); `max_batch` bounds a /predict list; bodies over
     `max_body_bytes` get 413.
     """
+    batcher = PredictionBatcher()
     metrics = ServingMetrics(
         holder,
         queue_depth=inference_log.depth if inference_log is not None else None,
         write_failures=(lambda: inference_log.write_failures) if inference_log else None,
+        booster_calls=lambda: dict(batcher.calls_by_mode),
     )
 
     @asynccontextmanager
@@ -291,7 +293,6 @@ def create_app(
     app.state.holder = holder
 
     reader = _BodyReader(max_batch)
-    batcher = PredictionBatcher()
     app.state.batcher = batcher
     # threads that take the other tree ranges of an /explain (see explain.TreeSplit)
     explainers = ThreadPoolExecutor(

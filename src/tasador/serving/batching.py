@@ -44,6 +44,11 @@ _Pending = tuple["ServedModel", np.ndarray, "asyncio.Future[np.ndarray]"]
 
 SIDE_BY_SIDE_SECONDS: Final[float] = 1.0  # how long concurrency keeps large calls side by side
 
+# How a booster call met its requests: one request alone on the event loop; the requests waiting
+# together in one call (the worker thread); a large request's own one-thread call in the pool.
+ALONE, SHARED, SIDE_BY_SIDE = "alone", "shared", "side_by_side"
+MODES: Final[tuple[str, ...]] = (ALONE, SHARED, SIDE_BY_SIDE)
+
 
 class PredictionBatcher:
     """Runs the booster for the requests waiting at once in one call; large ones side by side."""
@@ -60,9 +65,19 @@ class PredictionBatcher:
         )
         self._clock = clock
         self._concurrent_at = float("-inf")  # when another request was last seen in flight
-        self.calls = 0  # booster calls made (for tests and metrics)
-        self.side_calls = 0  # of which large requests' one-thread calls side by side
+        # booster calls made, by how requests met them (for tests and metrics)
+        self.calls_by_mode: dict[str, int] = dict.fromkeys(MODES, 0)
         self.in_flight = 0  # /predict requests in the server now (the app counts them)
+
+    @property
+    def calls(self) -> int:
+        """Booster calls made so far."""
+        return sum(self.calls_by_mode.values())
+
+    @property
+    def side_calls(self) -> int:
+        """Of which large requests' one-thread calls side by side."""
+        return self.calls_by_mode[SIDE_BY_SIDE]
 
     async def predict(self, model: ServedModel, x: np.ndarray) -> np.ndarray:
         """The model's raw predictions (log price) for the rows of `x`."""
@@ -75,12 +90,11 @@ class PredictionBatcher:
         if self.in_flight > 1:
             self._concurrent_at = now
         if len(x) > ONE_BLOCK_ROWS and now - self._concurrent_at < SIDE_BY_SIDE_SECONDS:
-            self.calls += 1
-            self.side_calls += 1
+            self.calls_by_mode[SIDE_BY_SIDE] += 1
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._side, _one_thread, model, x)
         if self.in_flight <= 1 and not self._draining:  # alone: no batch to join or make
-            self.calls += 1
+            self.calls_by_mode[ALONE] += 1
             return model.predict(x)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[np.ndarray] = loop.create_future()
@@ -106,7 +120,7 @@ class PredictionBatcher:
                                 future.set_exception(err)
                         continue
                     finally:
-                        self.calls += 1
+                        self.calls_by_mode[SHARED] += 1
                     _hand_out(predicted, requests)
         finally:
             self._draining = False

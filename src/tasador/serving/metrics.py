@@ -80,10 +80,12 @@ class StateCollector(Collector):
         holder: ModelHolder,
         queue_depth: Callable[[], int] | None,
         write_failures: Callable[[], int] | None,
+        booster_calls: Callable[[], dict[str, int]] | None = None,
     ) -> None:
         self.holder = holder
         self.queue_depth = queue_depth
         self.write_failures = write_failures
+        self.booster_calls = booster_calls
 
     def collect(self) -> Iterable[Metric]:
         info = GaugeMetricFamily(
@@ -116,6 +118,17 @@ class StateCollector(Collector):
                 "failed attempts to write inference records to RAW DATA",
                 value=float(self.write_failures()),
             )
+        if self.booster_calls is not None:
+            calls = CounterMetricFamily(
+                "tasador_booster_calls",
+                "booster calls for /predict: alone = one request on every core, shared = the "
+                "requests waiting together in one call, side_by_side = a large request on one "
+                "thread while others run",
+                labels=["mode"],
+            )
+            for mode, count in self.booster_calls().items():
+                calls.add_metric([mode], float(count))
+            yield calls
 
 
 class ServingMetrics:
@@ -127,6 +140,7 @@ class ServingMetrics:
         *,
         queue_depth: Callable[[], int] | None = None,
         write_failures: Callable[[], int] | None = None,
+        booster_calls: Callable[[], dict[str, int]] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
@@ -150,7 +164,7 @@ class ServingMetrics:
         )
         self.prices = PriceHistogram()
         self.registry.register(self.prices)
-        self.registry.register(StateCollector(holder, queue_depth, write_failures))
+        self.registry.register(StateCollector(holder, queue_depth, write_failures, booster_calls))
 
     def observe_request(self, endpoint: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, str(status)).inc()

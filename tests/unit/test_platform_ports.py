@@ -61,3 +61,16 @@ def test_each_listener_names_a_real_setting_for_its_port() -> None:
     }
     with pytest.raises(KeyError):
         env_name(DatabaseSettings, "embeded_port")
+
+
+def test_an_ipv6_listener_is_found_and_an_unknown_host_is_not_in_use() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("this machine has no IPv6")
+    with socket.socket(socket.AF_INET6) as sock:
+        try:
+            sock.bind(("::1", 0))
+        except OSError as err:
+            pytest.skip(f"no IPv6 loopback here: {err}")
+        sock.listen()
+        assert port_in_use("::1", sock.getsockname()[1])
+    assert not port_in_use("no-such-host.invalid", 8000)

@@ -30,10 +30,12 @@ class Listener:
 
 
 def port_in_use(host: str, port: int) -> bool:
-    """Whether something accepts connections on host:port right now."""
-    with socket.socket() as sock:
-        sock.settimeout(1.0)
-        return sock.connect_ex((host, port)) == 0
+    """Whether something accepts connections on host:port right now (IPv4, IPv6 or a name)."""
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:  # refused, unreachable, timed out, or a name that does not resolve
+        return False
 
 
 def require_free(listeners: Iterable[Listener]) -> None:

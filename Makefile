@@ -25,7 +25,8 @@ lint: env
 	.venv/bin/ruff format --check src tests bench
 	.venv/bin/mypy
 
-bench: env
+bench: env ## speed against peers; installs wrk (Debian) where it can, so the servers are measured
+	bash .ci/debian-packages wrk
 	.venv/bin/python -m bench
 
 clean:

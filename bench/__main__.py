@@ -4,7 +4,8 @@ Each benchmark module returns rows `{"benchmark", "impl", "seconds", ["rows_per_
 row whose impl is exactly "tasador" is the reference of its benchmark, and every other row gets its
 time as a ratio to it (a ratio above 1 means tasador is that many times faster). A benchmark
 whose target is a rate (its rows say `"by": "rate"`) compares rows/s instead, as its target does.
-Targets from DESIGN.md are checked and printed, never asserted.
+Targets from DESIGN.md are checked and printed, never asserted; a target whose rows were measured
+by a load generator that was itself the bottleneck (`client_bound`) is printed as not judged.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the free-port helper
 
 
-def _targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
-    """The DESIGN.md targets, checked against the measured rows."""
+def _targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool | None, str]]:
+    """The DESIGN.md targets, checked against the measured rows (None: not judged)."""
+    bound = {row["benchmark"] for row in rows if row.get("client_bound")}
 
     def seconds(benchmark: str, impl: str) -> float | None:
         for row in rows:
@@ -32,7 +34,7 @@ def _targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
                 return float(row["seconds"])
         return None
 
-    checks: list[tuple[str, bool, str]] = []
+    checks: list[tuple[str, bool | None, str]] = []
     ours, to_sql, copy = (
         seconds("ingest", "tasador"),
         seconds("ingest", "pandas to_sql"),
@@ -84,7 +86,14 @@ def _targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
     drift = seconds("drift", "tasador")
     if drift is not None:
         checks.append(("drift 1M vs 1M < 2 s", drift < 2.0, f"{drift:.2f} s"))
-    return checks
+    judged: list[tuple[str, bool | None, str]] = []
+    for name, ok, value in checks:
+        serving = name.startswith(("1-listing", "p50 at", "1,000-row", "/explain"))
+        if serving and bound:
+            value += " (not judged: the Python load client was the bottleneck; install wrk)"
+            ok = None
+        judged.append((name, ok, value))
+    return judged
 
 
 def _slower(row: dict[str, Any], ref: dict[str, Any]) -> float:
@@ -104,22 +113,26 @@ def render(rows: list[dict[str, Any]], console: Console) -> None:
     reference = {r["benchmark"]: r for r in rows if r["impl"] == "tasador"}
     for row in rows:
         ref = reference.get(row["benchmark"])
-        ratio = "" if ref is None or row["impl"] == "tasador" else f"{_slower(row, ref):.2f}×"
+        comparable = ref is not None and row["impl"] != "tasador" and ref["seconds"] > 0
+        ratio = f"{_slower(row, ref):.2f}×" if comparable and ref is not None else ""
         rate = f"{row['rows_per_s']:,.0f}" if row.get("rows_per_s") else ""
         table.add_row(
             row["benchmark"], row["impl"], f"{row['seconds']:.4f}", rate, ratio, row.get("note", "")
         )
     console.print(table)
     for name, ok, value in _targets(rows):
-        console.print(f"{'PASS' if ok else 'MISS'}  {name}: {value}")
+        verdict = "NOT JUDGED" if ok is None else "PASS" if ok else "MISS"
+        console.print(f"{verdict}  {name}: {value}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", nargs="*", help="benchmarks to run: drift ingest round serving")
+    parser.add_argument(
+        "--only", nargs="*", help="benchmarks to run: drift ingest round serving openmp"
+    )
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     args = parser.parse_args()
-    wanted = set(args.only or ["drift", "ingest", "serving", "round"])
+    wanted = set(args.only or ["drift", "ingest", "serving", "openmp", "round"])
 
     from fixtures.postgres import free_port
     from tasador.platform.postgres import EmbeddedPostgres
@@ -132,6 +145,11 @@ def main() -> None:
 
             console.print("drift: 1M vs 1M rows …")
             rows += drift_bench.run()
+        if "openmp" in wanted:
+            from bench import openmp_bench
+
+            console.print("openmp: idle CPU after a booster call, threads asleep vs spinning …")
+            rows += openmp_bench.run()
         if wanted & {"ingest", "round", "serving"}:
             server = EmbeddedPostgres(Path(tmp) / "pg", port=free_port(), durable=False)
             server.start()

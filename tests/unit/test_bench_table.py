@@ -53,3 +53,12 @@ def test_a_latency_target_is_shown_as_a_ratio_of_seconds() -> None:
     table = _table(_rows())
     assert _ratio(table, "mlflow models serve") == "5.00"  # 0.005 s / 0.001 s, not 900 / 150
     assert "PASS  p50 at concurrency 1" in table
+
+
+def test_targets_measured_by_a_client_bound_load_generator_are_not_judged() -> None:
+    rows = [{**row, "client_bound": True} for row in _rows()]
+    table = _table(rows)
+    assert "PASS  p50" not in table
+    assert "MISS" not in table
+    assert "NOT JUDGED  p50 at concurrency 1" in table
+    assert "install wrk" in table

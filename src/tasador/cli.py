@@ -314,64 +314,11 @@ def serve(
 
     One uvicorn worker (metrics are per process); run more processes to scale.
     """
-    from tasador.serving.openmp import VARIABLE, wait_passively
-
-    # before anything loads XGBoost: its OpenMP threads must not spin between requests
-    passive = wait_passively()
-    import uvicorn
-    from mlflow import MlflowClient
-
-    from tasador.platform.local import resolve_urls
-    from tasador.serving.app import create_app
-    from tasador.serving.inference_log import InferenceLog
-    from tasador.serving.model_holder import ModelHolder
-    from tasador.storage.engine import make_engine
-    from tasador.storage.migrate import migrate
+    from tasador.serving.main import serve as serve_api
 
     settings = get_settings()
     _configure_logging(settings)
-    if not passive:
-        logger.warning("XGBoost was loaded before %s could be set: its threads may spin", VARIABLE)
-    serving = settings.serving
-    # A registry that is down must fail a reload in seconds, not after minutes of retries.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
-    urls = resolve_urls(settings)
-    state = settings.state_dir.resolve()
-    state.mkdir(parents=True, exist_ok=True)
-    client = MlflowClient(tracking_uri=urls.tracking_uri, registry_uri=urls.tracking_uri)
-    engine = make_engine(urls.raw_db)
-    token = serving.reload_token.get_secret_value() if serving.reload_token else None
-    api = create_app(
-        holder=ModelHolder(
-            client,
-            settings.mlflow.model_name,
-            poll_seconds=serving.poll_seconds,
-            explain_threads=serving.explain_thread_count(),
-        ),
-        inference_log=InferenceLog(
-            engine,
-            spill_path=state / "inference-spill.jsonl",
-            max_queue=serving.inference_queue_size,
-            # RAW DATA may be new, or down: the log brings it to head before its first write
-            prepare=lambda: migrate(urls.raw_db, "raw"),
-        ),
-        model_name=settings.mlflow.model_name,
-        reload_token=token,
-        max_batch=serving.max_batch,
-        max_body_bytes=serving.max_body_bytes,
-    )
-    try:
-        uvicorn.run(
-            api,
-            host=host or serving.host,
-            port=port or serving.port,
-            workers=1,
-            log_level="warning",
-            timeout_graceful_shutdown=10,
-        )
-    finally:
-        engine.dispose()
+    serve_api(settings, host, port)
 
 
 @app.command()

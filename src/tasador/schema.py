@@ -1,7 +1,9 @@
-"""The listing: its columns, their roles, types and valid ranges.
+"""The listing: its columns, their roles, types and valid ranges; and what the model reads of it.
 
 This is the one place that says what a listing is. Cleaning, drift, the feature builder, serving and
-the UI all read it from here.
+the UI all read it from here. `LISTING_INPUTS` declares the fields a request to price a listing
+carries: the request model, the columnar fast path, the pyfunc signature, the feature builder and
+the explanation's grouping are all derived from it, so a new field is added here once.
 """
 
 from __future__ import annotations
@@ -164,3 +166,78 @@ PROPERTY_KEY: Final[tuple[str, ...]] = (
     "house_size",
     "acre_lot",
 )
+
+
+class Kind(StrEnum):
+    """How a listing field is read from a request, and what the model makes of it."""
+
+    NUMBER = "number"  # a float in the column's range; features: the value, or its log/log1p
+    CHOICE = "choice"  # one of `choices`; features: one indicator per choice
+    TEXT = "text"  # free text, whitespace stripped; features: target encoding and its row count
+    ZIP = "zip"  # a ZIP code, normalised to five digits; features: as TEXT
+    DATE = "date"  # an ISO day in `PREV_SOLD_DATE_RANGE`; features: year and days before reference
+    CODE = "code"  # an opaque integer code, accepted for lineage; never a feature
+
+
+class Transform(StrEnum):
+    """What a NUMBER's own feature is (its name is the field's, plus `_log`/`_log1p`)."""
+
+    NONE = ""
+    LOG = "log"
+    LOG1P = "log1p"
+
+
+@dataclass(frozen=True, slots=True)
+class ListingInput:
+    """One field of a listing to price: its column, how it is read and whether it must be given.
+
+    `keyed_within` names a field whose value prefixes this one's encoding key (a city is encoded
+    as "state|city": Springfield, Illinois is not Springfield, Massachusetts).
+    """
+
+    column: Column
+    kind: Kind
+    required: bool = False
+    transform: Transform = Transform.NONE
+    choices: tuple[str, ...] = ()
+    max_length: int | None = None
+    keyed_within: str | None = None
+    example: object = None
+
+    @property
+    def name(self) -> str:
+        return self.column.name
+
+    @property
+    def is_feature(self) -> bool:
+        return self.kind is not Kind.CODE
+
+    @property
+    def encoded(self) -> bool:
+        """Whether the model reads it through a target encoding."""
+        return self.kind in (Kind.TEXT, Kind.ZIP)
+
+
+# The request's fields, in the order the API documents them and the model's features follow.
+LISTING_INPUTS: Final[tuple[ListingInput, ...]] = (
+    ListingInput(BY_NAME["bed"], Kind.NUMBER, required=True, example=3),
+    ListingInput(BY_NAME["bath"], Kind.NUMBER, required=True, example=2),
+    ListingInput(
+        BY_NAME["acre_lot"], Kind.NUMBER, required=True, transform=Transform.LOG1P, example=0.25
+    ),
+    ListingInput(
+        BY_NAME["house_size"], Kind.NUMBER, required=True, transform=Transform.LOG, example=1600
+    ),
+    ListingInput(BY_NAME["state"], Kind.TEXT, required=True, max_length=100, example="Connecticut"),
+    ListingInput(
+        BY_NAME["status"], Kind.CHOICE, required=True, choices=STATUSES, example="for_sale"
+    ),
+    ListingInput(
+        BY_NAME["city"], Kind.TEXT, max_length=200, keyed_within="state", example="Hartford"
+    ),
+    ListingInput(BY_NAME["zip_code"], Kind.ZIP, example="06106"),
+    ListingInput(BY_NAME["brokered_by"], Kind.CODE),
+    ListingInput(BY_NAME["prev_sold_date"], Kind.DATE, example="2015-06-01"),
+)
+# The fields the model reads (the request's fields less the lineage codes).
+MODEL_INPUTS: Final[tuple[ListingInput, ...]] = tuple(i for i in LISTING_INPUTS if i.is_feature)

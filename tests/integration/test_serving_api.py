@@ -207,7 +207,7 @@ def test_concurrent_requests_share_booster_calls_and_each_gets_its_own_rows(
     app = make_app(client, production)
     with running_server(app) as url:
         wait_until(lambda: is_ready(url))
-        calls_before = app.state.batcher.calls
+        calls_before = app.state.serving.batcher.calls
 
         async def send_all() -> list[httpx.Response]:
             limits = httpx.Limits(max_connections=len(requests))
@@ -222,7 +222,7 @@ def test_concurrent_requests_share_booster_calls_and_each_gets_its_own_rows(
                 items = got.get("predictions", [got])
                 prices = [item["price"] for item in items]
                 np.testing.assert_array_equal(prices, want)
-        calls = app.state.batcher.calls - calls_before
+        calls = app.state.serving.batcher.calls - calls_before
     assert calls < 3 * len(requests)  # requests waiting together shared a booster call
 
 
@@ -242,13 +242,13 @@ def test_requests_received_together_are_batched_not_predicted_one_by_one(
         ).encode() + body
         sockets = [socket.create_connection((host, int(port))) for _ in range(16)]
         try:
-            calls_before = app.state.batcher.calls
+            calls_before = app.state.serving.batcher.calls
             for _ in range(5):
                 for sock in sockets:
                     sock.sendall(request)
                 for sock in sockets:
                     assert _read_response(sock).startswith(b"HTTP/1.1 200")
-            calls = app.state.batcher.calls - calls_before
+            calls = app.state.serving.batcher.calls - calls_before
         finally:
             for sock in sockets:
                 sock.close()

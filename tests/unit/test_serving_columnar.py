@@ -14,9 +14,8 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from tasador import schema
-from tasador.serving.app import listing_columns
-from tasador.serving.columnar import ListingStruct, listing_columns_fast
-from tasador.serving.schemas import ListingIn
+from tasador.serving.api_models import ListingIn
+from tasador.serving.columnar import ListingStruct, listing_columns, listing_columns_fast
 
 MAX_BATCH = 50
 MANY = TypeAdapter(list[ListingIn])

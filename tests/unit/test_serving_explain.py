@@ -20,7 +20,7 @@ from tasador.serving.explain import (
 from tasador.training.features import build_features, feature_names_for, fit_features
 from tasador.training.synthetic import make_listings
 
-FEATURES = feature_names_for(("for_sale", "sold", "ready_to_build"))
+FEATURES = feature_names_for({"status": ("for_sale", "sold", "ready_to_build")})
 
 
 def test_every_feature_maps_to_input_fields_and_each_row_of_weights_sums_to_one() -> None:

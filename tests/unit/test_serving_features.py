@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tasador.serving.app import fallback_fields, listing_columns, priced
-from tasador.serving.schemas import ListingIn
+from tasador.serving.api_models import ListingIn
+from tasador.serving.columnar import listing_columns
+from tasador.serving.responses import fallback_fields, priced
 from tasador.training.features import build_features, fit_features, unknown_categories
 from tasador.training.synthetic import make_listings
 

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from tasador import schema
-from tasador.serving.schemas import ListingIn
+from tasador.serving.api_models import ListingIn
 
 VALID: dict[str, Any] = {
     "bed": 3,

@@ -109,7 +109,7 @@ def test_encodings_do_not_depend_on_rows_outside_training() -> None:
 def test_columns_in_spec_order_with_nan_for_missing() -> None:
     train = listings([row("Alabama", 100_000, house_size=1000.0, acre_lot=0.5)] * 3)
     spec = fit_features(train)
-    assert spec.feature_names == feature_names_for(schema.STATUSES)
+    assert spec.feature_names == feature_names_for({"status": schema.STATUSES})
     frame = listings(
         [
             {

@@ -16,8 +16,9 @@ import pandas as pd
 import xgboost as xgb
 from mlflow.models.signature import ModelSignature
 from mlflow.pyfunc import PythonModel
-from mlflow.types import ColSpec, Schema
+from mlflow.types import ColSpec, Schema, TensorSpec
 
+from tasador import schema
 from tasador.training.features import FeatureSpec
 from tasador.training.train import predict_price
 
@@ -26,41 +27,44 @@ SPEC_FILE: Final[str] = "feature_spec.json"
 PROFILE_FILE: Final[str] = "training_profile.json"
 
 # The listing fields the model reads: the request body of the inference API, less the ids.
-_NUMERIC_INPUTS: Final[tuple[str, ...]] = ("bed", "bath", "acre_lot", "house_size")
-_REQUIRED_STRINGS: Final[tuple[str, ...]] = ("state", "status")
-_OPTIONAL_STRINGS: Final[tuple[str, ...]] = ("city", "zip_code", "prev_sold_date")
-INPUT_COLUMNS: Final[tuple[str, ...]] = (
-    *_NUMERIC_INPUTS,
-    *_REQUIRED_STRINGS,
-    *_OPTIONAL_STRINGS,
-)
+INPUT_COLUMNS: Final[tuple[str, ...]] = tuple(f.name for f in schema.MODEL_INPUTS)
 
 
-def model_signature() -> ModelSignature:
-    """Inputs: listing fields (numbers may be NaN, optional strings absent); output: price."""
-    inputs = Schema(
-        [
-            *(ColSpec("double", name, required=False) for name in _NUMERIC_INPUTS),
-            *(ColSpec("string", name) for name in _REQUIRED_STRINGS),
-            *(ColSpec("string", name, required=False) for name in _OPTIONAL_STRINGS),
-        ]
-    )
-    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double", "price")]))
+def model_signature(
+    inputs: tuple[schema.ListingInput, ...] = schema.MODEL_INPUTS,
+) -> ModelSignature:
+    """Inputs: the model's listing fields (numbers may be NaN, optional fields absent); output:
+    price. Numbers are doubles, everything else strings (dates as ISO days)."""
+    columns: list[ColSpec | TensorSpec] = [
+        ColSpec("double", f.name, required=False)
+        if f.kind is schema.Kind.NUMBER
+        else ColSpec("string", f.name, required=f.required)
+        for f in inputs
+    ]
+    return ModelSignature(inputs=Schema(columns), outputs=Schema([ColSpec("double", "price")]))
 
 
-def input_example(frame: pd.DataFrame, rows: int = 2) -> pd.DataFrame:
+def input_example(
+    frame: pd.DataFrame,
+    rows: int = 2,
+    inputs: tuple[schema.ListingInput, ...] = schema.MODEL_INPUTS,
+) -> pd.DataFrame:
     """A few complete listings from `frame`, in the plain types of the signature."""
-    complete = frame.dropna(subset=list(INPUT_COLUMNS)).head(rows)
+    names = [f.name for f in inputs]
+    complete = frame.dropna(subset=names).head(rows)
     if len(complete) == 0:
         complete = frame.head(rows)
     example = pd.DataFrame(index=range(len(complete)))
-    for name in _NUMERIC_INPUTS:
-        example[name] = complete[name].to_numpy(dtype=np.float64, na_value=np.nan)
-    for name in (*_REQUIRED_STRINGS, "city", "zip_code"):
-        example[name] = complete[name].astype(object).where(complete[name].notna(), None).to_numpy()
-    dates = pd.to_datetime(complete["prev_sold_date"])
-    iso = dates.dt.strftime("%Y-%m-%d").astype(object)
-    example["prev_sold_date"] = iso.where(dates.notna(), None).to_numpy()
+    for f in inputs:
+        values = complete[f.name]
+        if f.kind is schema.Kind.NUMBER:
+            example[f.name] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        elif f.kind is schema.Kind.DATE:
+            dates = pd.to_datetime(values)
+            iso = dates.dt.strftime("%Y-%m-%d").astype(object)
+            example[f.name] = iso.where(dates.notna(), None).to_numpy()
+        else:
+            example[f.name] = values.astype(object).where(values.notna(), None).to_numpy()
     return example
 
 

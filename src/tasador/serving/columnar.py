@@ -1,12 +1,13 @@
 """The fast path for a list of listings: JSON straight to columns.
 
-`ListingIn` (pydantic) is the contract, and the only source of error messages. Building a thousand
-`ListingIn` objects and taking them apart again costs more than pricing them, so a list body first
-goes through `listing_columns_fast`: msgspec decodes and checks it in one pass against a struct
-whose constraints are read from `ListingIn` (ranges, lengths, statuses, ISO dates, required fields,
-no unknown field), the values are gathered into one array per field, and what msgspec cannot say
-(no whitespace to strip, the ZIP code's normal form, the date's range) is checked once per
-distinct value, or over the whole column at once.
+`ListingIn` (pydantic, derived from `schema.LISTING_INPUTS`) is the contract, and the only source
+of error messages. Building a thousand `ListingIn` objects and taking them apart again costs more
+than pricing them, so a list body first goes through a `FastReader` built from the same
+declaration: msgspec decodes and checks it in one pass against a struct whose constraints are read
+from `ListingIn` (ranges, lengths, choices, ISO dates, required fields, no unknown field), the
+values are gathered into one array per field, and what msgspec cannot say (no whitespace to strip,
+the ZIP code's normal form, the date's range) is checked once per distinct value, or over the
+whole column at once.
 
 The fast path accepts only a subset of what `ListingIn` accepts, and gives the same values:
 exact JSON types (numbers as numbers, texts as texts), texts with no whitespace to strip, dates as
@@ -17,29 +18,59 @@ errors. A property test holds the two paths to that.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
-from functools import lru_cache
 from operator import attrgetter
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
 import numpy as np
 from annotated_types import Ge, Le, MaxLen, MinLen
+from pydantic import BaseModel
 
 from tasador import schema
-from tasador.serving.schemas import ListingIn, normalise_zip
+from tasador.serving.api_models import FIRST_DAY, LAST_DAY, ListingIn, normalise_zip
 from tasador.training.features import Columns
 
-_NUMBERS: Final[tuple[str, ...]] = ("bed", "bath", "acre_lot", "house_size")
-_TEXTS: Final[tuple[str, ...]] = ("state", "city")
-_FIRST_SALE, _LAST_SALE = (np.datetime64(d, "D") for d in schema.PREV_SOLD_DATE_RANGE)
+Kind = schema.Kind
+Inputs = tuple[schema.ListingInput, ...]
+_FIRST_SALE, _LAST_SALE = np.datetime64(FIRST_DAY, "D"), np.datetime64(LAST_DAY, "D")
+_EPOCH_DAY: Final[int] = date(1970, 1, 1).toordinal()
+_NAT: Final[int] = int(np.datetime64("NaT", "D").view(np.int64))
 
 
-def _constraints(name: str) -> msgspec.Meta:
-    """The ge/le and length constraints `ListingIn` puts on a field, as msgspec's."""
+def _objects(values: Sequence[Any]) -> np.ndarray:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _day_numbers(values: Sequence[date | None], table: dict[date | None, int]) -> np.ndarray:
+    return np.fromiter(map(table.__getitem__, values), dtype=np.int64, count=len(values)).view(
+        "datetime64[D]"
+    )
+
+
+def listing_columns(listings: Sequence[BaseModel], inputs: Inputs = schema.MODEL_INPUTS) -> Columns:
+    """One numpy array per model input of validated listings: the feature builder's input."""
+    columns: dict[str, np.ndarray] = {}
+    for f in inputs:
+        values = [getattr(listing, f.name) for listing in listings]
+        if f.kind is Kind.NUMBER:
+            columns[f.name] = np.array(values, dtype=np.float64)
+        elif f.kind is Kind.DATE:  # via day numbers: numpy converts date objects slowly
+            table: dict[date | None, int] = {None: _NAT}
+            table.update((d, d.toordinal() - _EPOCH_DAY) for d in set(values) if d is not None)
+            columns[f.name] = _day_numbers(values, table)
+        elif f.is_feature:
+            columns[f.name] = _objects(values)
+    return columns
+
+
+def _constraints(model: type[BaseModel], name: str) -> msgspec.Meta:
+    """The ge/le and length constraints the request model puts on a field, as msgspec's."""
     found: dict[str, Any] = {}
-    for rule in ListingIn.model_fields[name].metadata:
+    for rule in model.model_fields[name].metadata:
         if isinstance(rule, Ge):
             found["ge"] = rule.ge
         elif isinstance(rule, Le):
@@ -51,39 +82,16 @@ def _constraints(name: str) -> msgspec.Meta:
     return msgspec.Meta(**found)
 
 
-# The JSON types the fast path takes for each field of `ListingIn` (a strict subset of pydantic's).
-_TYPES: Final[dict[str, Any]] = {
-    **{name: Annotated[float, _constraints(name)] for name in _NUMBERS},
-    "state": Annotated[str, _constraints("state")],
-    "status": Literal[schema.STATUSES],
-    "city": Annotated[str, _constraints("city")],
-    "zip_code": str | int,  # a float ZIP (rare) goes to pydantic
-    "brokered_by": Annotated[int, _constraints("brokered_by")],
-    "prev_sold_date": date,  # "YYYY-MM-DD" only, and a real day (msgspec's date)
-}
-FIELDS: Final[tuple[str, ...]] = tuple(ListingIn.model_fields)
-ListingStruct = msgspec.defstruct(
-    "ListingStruct",
-    [
-        (name, _TYPES[name])
-        if ListingIn.model_fields[name].is_required()
-        else (name, _TYPES[name] | None, None)
-        for name in FIELDS
-    ],
-    kw_only=True,
-    forbid_unknown_fields=True,
-    gc=False,  # holds no containers: a thousand of them need not be tracked by the collector
-)
-_GET: Final = {name: attrgetter(name) for name in FIELDS}
-_EPOCH_DAY: Final[int] = date(1970, 1, 1).toordinal()
-_NAT: Final[int] = int(np.datetime64("NaT", "D").view(np.int64))
-
-
-@lru_cache(maxsize=8)
-def _decoder(max_batch: int) -> msgspec.json.Decoder[list[Any]]:
-    return msgspec.json.Decoder(
-        Annotated[list[ListingStruct], msgspec.Meta(min_length=1, max_length=max_batch)]  # type: ignore[valid-type]
-    )
+def _fast_type(f: schema.ListingInput, model: type[BaseModel]) -> Any:
+    """The JSON types the fast path takes for a field (a strict subset of pydantic's)."""
+    if f.kind is Kind.CHOICE:
+        return Literal[f.choices]
+    if f.kind is Kind.ZIP:
+        return str | int  # a float ZIP (rare) goes to pydantic
+    if f.kind is Kind.DATE:
+        return date  # "YYYY-MM-DD" only, and a real day (msgspec's date)
+    base = {Kind.NUMBER: float, Kind.TEXT: str, Kind.CODE: int}[f.kind]
+    return Annotated[base, _constraints(model, f.name)]
 
 
 class _NeedsPydanticError(Exception):
@@ -93,12 +101,6 @@ class _NeedsPydanticError(Exception):
 def _require(condition: bool) -> None:
     if not condition:
         raise _NeedsPydanticError
-
-
-def _objects(values: list[Any]) -> np.ndarray:
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    return array
 
 
 def _plain(text: str) -> bool:
@@ -121,32 +123,76 @@ def _dates(values: list[date | None]) -> np.ndarray:
         d: d.toordinal() - _EPOCH_DAY for d in set(values) if d is not None
     }
     table[None] = _NAT
-    days = np.fromiter(map(table.__getitem__, values), dtype=np.int64, count=len(values))
-    days = days.view("datetime64[D]")
+    days = _day_numbers(values, table)
     known = days[~np.isnat(days)]
     _require(bool(np.all((known >= _FIRST_SALE) & (known <= _LAST_SALE))))
     return days
 
 
-def listing_columns_fast(raw: bytes, max_batch: int) -> Columns | None:
-    """The columns of a JSON list of listings, or None when pydantic must validate the body.
+class FastReader:
+    """Reads a JSON list of listings straight into columns, for the declared `inputs`.
 
-    The columns are those `listing_columns` builds from the validated `ListingIn` objects.
+    `model` is the request model derived from the same inputs: its constraints are the fast path's.
     """
-    try:
-        rows = _decoder(max_batch).decode(raw)
-        n = len(rows)
-        columns: dict[str, np.ndarray] = {
-            name: np.fromiter(map(_GET[name], rows), dtype=np.float64, count=n)
-            for name in _NUMBERS  # required: never None
-        }
-        for name in (*_TEXTS, "status"):
-            values = list(map(_GET[name], rows))
-            if name in _TEXTS:
-                _require(all(_plain(v) for v in set(values) if v is not None))
-            columns[name] = _objects(values)
-        columns["zip_code"] = _objects(_mapped(list(map(_GET["zip_code"], rows)), normalise_zip))
-        columns["prev_sold_date"] = _dates(list(map(_GET["prev_sold_date"], rows)))
-    except (_NeedsPydanticError, msgspec.ValidationError, msgspec.DecodeError):
-        return None
-    return columns
+
+    def __init__(self, inputs: Inputs = schema.LISTING_INPUTS, model: type[BaseModel] = ListingIn):
+        self.inputs = inputs
+        fields = [
+            (f.name, _fast_type(f, model))
+            if f.required
+            else (f.name, _fast_type(f, model) | None, None)
+            for f in inputs
+        ]
+        self.struct: type[msgspec.Struct] = msgspec.defstruct(
+            "ListingStruct",
+            fields,
+            kw_only=True,
+            forbid_unknown_fields=True,
+            gc=False,  # no containers: a thousand of them need no tracking by the collector
+        )
+        self._get = {f.name: attrgetter(f.name) for f in inputs}
+        self._decoders: dict[int, msgspec.json.Decoder[list[Any]]] = {}
+
+    def _decoder(self, max_batch: int) -> msgspec.json.Decoder[list[Any]]:
+        decoder = self._decoders.get(max_batch)
+        if decoder is None:
+            bounded = msgspec.Meta(min_length=1, max_length=max_batch)
+            decoder = msgspec.json.Decoder(Annotated[list[self.struct], bounded])  # type: ignore[name-defined]
+            self._decoders[max_batch] = decoder
+        return decoder
+
+    def _column(self, f: schema.ListingInput, rows: list[Any]) -> np.ndarray:
+        get = self._get[f.name]
+        if f.kind is Kind.NUMBER:
+            if f.required:  # never None
+                return np.fromiter(map(get, rows), dtype=np.float64, count=len(rows))
+            return np.array(list(map(get, rows)), dtype=np.float64)  # None becomes NaN
+        values = list(map(get, rows))
+        if f.kind is Kind.TEXT:
+            _require(all(_plain(v) for v in set(values) if v is not None))
+        elif f.kind is Kind.ZIP:
+            values = _mapped(values, normalise_zip)
+        elif f.kind is Kind.DATE:
+            return _dates(values)
+        return _objects(values)
+
+    def read(self, raw: bytes, max_batch: int) -> Columns | None:
+        """The columns of a JSON list of listings, or None when pydantic must validate the body.
+
+        The columns are those `listing_columns` builds from the validated request models.
+        """
+        try:
+            rows = self._decoder(max_batch).decode(raw)
+            return {f.name: self._column(f, rows) for f in self.inputs if f.is_feature}
+        except (_NeedsPydanticError, msgspec.ValidationError, msgspec.DecodeError):
+            return None
+
+
+_DEFAULT: Final[FastReader] = FastReader()
+ListingStruct = _DEFAULT.struct
+FIELDS: Final[tuple[str, ...]] = tuple(f.name for f in schema.LISTING_INPUTS)
+
+
+def listing_columns_fast(raw: bytes, max_batch: int) -> Columns | None:
+    """The declared listing's columns of a JSON list body (see `FastReader.read`)."""
+    return _DEFAULT.read(raw, max_batch)

@@ -31,52 +31,32 @@ from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Final
 
 import numpy as np
 import xgboost as xgb
 
-from tasador.training.features import ENCODED
-
-# Which listing fields each model feature is built from (training/features.py builds them).
-FEATURE_INPUTS: Final[dict[str, tuple[str, ...]]] = {
-    "bed": ("bed",),
-    "bath": ("bath",),
-    "acre_lot_log1p": ("acre_lot",),
-    "house_size_log": ("house_size",),
-    "bath_per_bed": ("bath", "bed"),
-    "sqft_per_bed": ("house_size", "bed"),
-    "lot_sqft_per_sqft_log1p": ("acre_lot", "house_size"),
-    "prev_sold_year": ("prev_sold_date",),
-    "prev_sold_days_before_ref": ("prev_sold_date",),
-    **{f"{col}_{suffix}": (col,) for col in ENCODED for suffix in ("te", "n")},
-}
-STATUS_PREFIX: Final[str] = "status_"
+from tasador import schema
+from tasador.training.features import feature_table
 
 
-def inputs_of(feature: str) -> tuple[str, ...]:
-    """The listing fields `feature` is built from."""
-    if feature.startswith(STATUS_PREFIX):
-        return ("status",)
-    try:
-        return FEATURE_INPUTS[feature]
-    except KeyError:
-        raise ValueError(f"no input field is declared for model feature {feature!r}") from None
+def inputs_of(
+    feature: str, inputs: tuple[schema.ListingInput, ...] = schema.MODEL_INPUTS
+) -> tuple[str, ...]:
+    """The listing fields `feature` is built from (derived from the declared model inputs)."""
+    return feature_table(inputs).inputs_of(feature)
 
 
-def input_weights(feature_names: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray]:
+def input_weights(
+    feature_names: Sequence[str], inputs: tuple[schema.ListingInput, ...] = schema.MODEL_INPUTS
+) -> tuple[tuple[str, ...], np.ndarray]:
     """(input field names, features x fields weight matrix whose rows each sum to 1)."""
-    names: list[str] = []
-    for feature in feature_names:
-        for field in inputs_of(feature):
-            if field not in names:
-                names.append(field)
+    sources = [inputs_of(feature, inputs) for feature in feature_names]
+    names = tuple(dict.fromkeys(field for fields in sources for field in fields))
     weights = np.zeros((len(feature_names), len(names)), dtype=np.float64)
-    for i, feature in enumerate(feature_names):
-        fields = inputs_of(feature)
+    for i, fields in enumerate(sources):
         for field in fields:
             weights[i, names.index(field)] = 1.0 / len(fields)
-    return tuple(names), weights
+    return names, weights
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ row per request in serving and for a million rows in training; it is plain numpy
 (no per-row apply, no scikit-learn). What it learns from the training rows (target encodings of
 state, city and ZIP code, the status categories, the reference date) lives in a `FeatureSpec`, which
 is saved as JSON next to the model so that serving builds exactly the features the model was
-trained on.
+trained on. Which features there are follows from the declared model inputs (`schema.MODEL_INPUTS`,
+see `feature_table`); only the features combining two fields (`COMBINED`) are declared here.
 
 Target encoding: a category's value is the smoothed mean of log price,
 `(n * mean_c + m * global_mean) / (n + m)`, so a category seen a few times stays near the global
@@ -23,9 +24,9 @@ Serving and evaluation use the encodings fitted on all training rows (`build_fea
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import repeat
 from typing import Any, Final
 
@@ -34,23 +35,103 @@ import pandas as pd
 
 from tasador import schema
 
-FEATURE_VERSION: Final[int] = 1
+FEATURE_VERSION: Final[int] = 2  # 2: one-hot choices per field ("choices"); 1 read as well
 DEFAULT_SMOOTHING: Final[float] = 20.0
 OOF_FOLDS: Final[int] = 5
 SQFT_PER_ACRE: Final[float] = 43_560.0
 DEFAULT_REFERENCE_DATE: Final[str] = "2025-01-01"
 
-ENCODED: Final[tuple[str, ...]] = ("state", "city", "zip_code")
-NUMERIC_FEATURES: Final[tuple[str, ...]] = (
-    "bed",
-    "bath",
-    "acre_lot_log1p",
-    "house_size_log",
-    "bath_per_bed",
-    "sqft_per_bed",
-    "lot_sqft_per_sqft_log1p",
+Inputs = tuple[str, ...]
+DATE_PARTS: Final[tuple[str, ...]] = ("year", "days_before_ref")
+
+# Columns as the builder reads them: the field's values as float, object or datetime64[D] arrays.
+Values = Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Combined:
+    """A feature built from two or more numeric fields (the explanation splits it among them)."""
+
+    name: str
+    inputs: tuple[str, ...]
+    compute: Callable[[Values], np.ndarray]
+
+
+COMBINED: Final[tuple[Combined, ...]] = (
+    Combined("bath_per_bed", ("bath", "bed"), lambda v: v["bath"] / v["bed"]),
+    Combined("sqft_per_bed", ("house_size", "bed"), lambda v: v["house_size"] / v["bed"]),
+    Combined(
+        "lot_sqft_per_sqft_log1p",
+        ("acre_lot", "house_size"),
+        lambda v: np.log1p(v["acre_lot"] * SQFT_PER_ACRE / v["house_size"]),
+    ),
 )
-DATE_FEATURES: Final[tuple[str, ...]] = ("prev_sold_year", "prev_sold_days_before_ref")
+_TRANSFORMS: Final[dict[schema.Transform, Callable[[np.ndarray], np.ndarray]]] = {
+    schema.Transform.NONE: lambda a: a,
+    schema.Transform.LOG: np.log,
+    schema.Transform.LOG1P: np.log1p,
+}
+
+
+def _number_feature(field: schema.ListingInput) -> str:
+    return f"{field.name}_{field.transform}" if field.transform else field.name
+
+
+def _date_stem(field: schema.ListingInput) -> str:
+    return field.name.removesuffix("_date")
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """The model features that a declaration of model inputs gives, in order, and their sources."""
+
+    inputs: tuple[schema.ListingInput, ...]
+    numbers: tuple[schema.ListingInput, ...]
+    combined: tuple[Combined, ...]
+    choices: tuple[schema.ListingInput, ...]
+    dates: tuple[schema.ListingInput, ...]
+    encoded: tuple[schema.ListingInput, ...]
+
+    def features(self, choices: Mapping[str, Sequence[str]]) -> tuple[tuple[str, Inputs], ...]:
+        """(feature name, the input fields it is built from), in the model's order, with
+        `choices` the categories of each CHOICE field."""
+        return (
+            *((_number_feature(f), (f.name,)) for f in self.numbers),
+            *((c.name, c.inputs) for c in self.combined),
+            *((f"{f.name}_{c}", (f.name,)) for f in self.choices for c in choices[f.name]),
+            *((f"{_date_stem(f)}_{p}", (f.name,)) for f in self.dates for p in DATE_PARTS),
+            *((f"{f.name}_{s}", (f.name,)) for f in self.encoded for s in ("te", "n")),
+        )
+
+    @property
+    def declared_choices(self) -> dict[str, tuple[str, ...]]:
+        return {f.name: f.choices for f in self.choices}
+
+    def inputs_of(self, feature: str) -> Inputs:
+        """The input fields `feature` is built from (any category of a CHOICE field too)."""
+        found = dict(self.features(self.declared_choices)).get(feature)
+        if found is not None:
+            return found
+        for f in self.choices:
+            if feature.startswith(f"{f.name}_"):
+                return (f.name,)
+        raise ValueError(f"no input field is declared for model feature {feature!r}")
+
+
+@lru_cache(maxsize=8)
+def feature_table(inputs: tuple[schema.ListingInput, ...] = schema.MODEL_INPUTS) -> FeatureTable:
+    """What the model builds from each declared input (a combined feature needs all its inputs)."""
+    by_kind = {k: tuple(f for f in inputs if f.kind is k) for k in schema.Kind}
+    numbers = {f.name for f in by_kind[schema.Kind.NUMBER]}
+    return FeatureTable(
+        inputs=inputs,
+        numbers=by_kind[schema.Kind.NUMBER],
+        combined=tuple(c for c in COMBINED if numbers.issuperset(c.inputs)),
+        choices=by_kind[schema.Kind.CHOICE],
+        dates=by_kind[schema.Kind.DATE],
+        encoded=tuple(f for f in inputs if f.encoded),
+    )
+
 
 _SMALL: Final[int] = 100_000  # up to this many keys a dict lookup beats pandas (measured)
 
@@ -122,7 +203,7 @@ class FeatureSpec:
 
     feature_names: tuple[str, ...]
     encodings: Mapping[str, TargetEncoding]
-    statuses: tuple[str, ...]
+    choices: Mapping[str, tuple[str, ...]]  # the categories of each CHOICE field
     reference_date: str
     smoothing: float
     global_mean: float
@@ -134,12 +215,16 @@ class FeatureSpec:
             self, "_positions", {name: i for i, name in enumerate(self.feature_names)}
         )
 
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        return self.choices.get("status", ())
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version,
             "feature_names": list(self.feature_names),
             "encodings": {name: enc.to_dict() for name, enc in self.encodings.items()},
-            "statuses": list(self.statuses),
+            "choices": {name: list(values) for name, values in self.choices.items()},
             "reference_date": self.reference_date,
             "smoothing": self.smoothing,
             "global_mean": self.global_mean,
@@ -148,30 +233,29 @@ class FeatureSpec:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureSpec:
         version = int(data["version"])
-        if version != FEATURE_VERSION:
+        if version not in (1, FEATURE_VERSION):
             raise ValueError(
                 f"feature spec version {version} is not the builder's version {FEATURE_VERSION}"
             )
+        choices = data["choices"] if version > 1 else {"status": data["statuses"]}
         return cls(
             feature_names=tuple(data["feature_names"]),
             encodings={k: TargetEncoding.from_dict(v) for k, v in data["encodings"].items()},
-            statuses=tuple(data["statuses"]),
+            choices={name: tuple(values) for name, values in choices.items()},
             reference_date=str(data["reference_date"]),
             smoothing=float(data["smoothing"]),
             global_mean=float(data["global_mean"]),
-            version=version,
+            version=FEATURE_VERSION,
         )
 
 
-def feature_names_for(statuses: tuple[str, ...]) -> tuple[str, ...]:
-    """The ordered feature names for a set of status categories."""
-    encoded = tuple(f"{col}_{suffix}" for col in ENCODED for suffix in ("te", "n"))
-    return (
-        *NUMERIC_FEATURES,
-        *(f"status_{s}" for s in statuses),
-        *DATE_FEATURES,
-        *encoded,
-    )
+def feature_names_for(
+    choices: Mapping[str, Sequence[str]] | None = None,
+    inputs: tuple[schema.ListingInput, ...] = schema.MODEL_INPUTS,
+) -> tuple[str, ...]:
+    """The ordered feature names of `inputs`, with `choices` (default: the declared ones)."""
+    table = feature_table(inputs)
+    return tuple(name for name, _ in table.features(choices or table.declared_choices))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,20 +346,20 @@ def _days(dates: np.ndarray) -> np.ndarray:
     return days
 
 
-def _positive(values: np.ndarray) -> np.ndarray:
-    """Zero or negative sizes are impossible (cleaning rejects them): treat them as missing."""
-    values[values <= 0] = np.nan
-    return values
-
-
-def _category_keys(frame: Listings) -> dict[str, np.ndarray]:
-    """The lookup keys of the encoded columns; city is keyed by "state|city"."""
-    state, city = _strings(frame, "state"), _strings(frame, "city")
-    city_keys = np.full(len(state), None, dtype=object)
-    ok = (state != None) & (city != None)  # noqa: E711 (elementwise on object arrays)
-    if ok.any():
-        city_keys[ok] = state[ok] + "|" + city[ok]
-    return {"state": state, "city": city_keys, "zip_code": _strings(frame, "zip_code")}
+def _category_keys(frame: Listings, table: FeatureTable) -> dict[str, np.ndarray]:
+    """The lookup keys of the encoded fields; a field keyed within another is "other|value"."""
+    keys: dict[str, np.ndarray] = {}
+    for f in table.encoded:
+        values = _strings(frame, f.name)
+        if f.keyed_within is not None:
+            outer = _strings(frame, f.keyed_within)
+            keyed = np.full(len(values), None, dtype=object)
+            ok = (outer != None) & (values != None)  # noqa: E711 (elementwise on object arrays)
+            if ok.any():
+                keyed[ok] = outer[ok] + "|" + values[ok]
+            values = keyed
+        keys[f.name] = values
+    return keys
 
 
 def _log_price(frame: pd.DataFrame) -> np.ndarray:
@@ -312,24 +396,31 @@ def fit_encoding(
     )
 
 
-def fit_features(train: pd.DataFrame, *, smoothing: float = DEFAULT_SMOOTHING) -> FeatureSpec:
+def fit_features(
+    train: pd.DataFrame,
+    *,
+    smoothing: float = DEFAULT_SMOOTHING,
+    inputs: tuple[schema.ListingInput, ...] = schema.MODEL_INPUTS,
+) -> FeatureSpec:
     """Learn the feature spec from training rows only (they must carry `price`)."""
     if len(train) == 0:
         raise ValueError("cannot fit features on an empty frame")
+    table = feature_table(inputs)
     log_price = _log_price(train)
     global_mean = float(log_price.mean())
-    keys = _category_keys(train)
+    keys = _category_keys(train, table)
     encodings = {
-        col: fit_encoding(col, keys[col], log_price, smoothing, global_mean) for col in ENCODED
+        col: fit_encoding(col, col_keys, log_price, smoothing, global_mean)
+        for col, col_keys in keys.items()
     }
-    dates = _dates(train, "prev_sold_date")
-    known = dates[~np.isnat(dates)]
+    dates = [_dates(train, f.name) for f in table.dates]
+    known = np.concatenate([np.empty(0, "datetime64[D]"), *(d[~np.isnat(d)] for d in dates)])
     reference = str(known.max()) if len(known) else DEFAULT_REFERENCE_DATE
-    statuses = schema.STATUSES
+    choices = table.declared_choices
     return FeatureSpec(
-        feature_names=feature_names_for(statuses),
+        feature_names=tuple(name for name, _ in table.features(choices)),
         encodings=encodings,
-        statuses=statuses,
+        choices=choices,
         reference_date=reference,
         smoothing=float(smoothing),
         global_mean=global_mean,
@@ -340,44 +431,48 @@ def fit_features(train: pd.DataFrame, *, smoothing: float = DEFAULT_SMOOTHING) -
 # Building
 
 
-def _fill_plain(frame: Listings, spec: FeatureSpec, out: np.ndarray) -> None:
+def _numbers(frame: Listings, table: FeatureTable) -> dict[str, np.ndarray]:
+    """The NUMBER fields as floats; a size or count at or below zero is missing."""
+    values = {f.name: _floats(frame, f.name) for f in table.numbers}
+    for array in values.values():
+        array[array <= 0] = np.nan
+    return values
+
+
+def _fill_plain(frame: Listings, spec: FeatureSpec, table: FeatureTable, out: np.ndarray) -> None:
     """Every feature but the encodings, written into `out` (float64, rows x features)."""
     pos = spec._positions
-    bed, bath = _positive(_floats(frame, "bed")), _floats(frame, "bath")
-    acre_lot, house_size = _floats(frame, "acre_lot"), _positive(_floats(frame, "house_size"))
-    acre_lot[acre_lot < 0] = np.nan
+    numbers = _numbers(frame, table)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out[:, pos["bed"]] = bed
-        out[:, pos["bath"]] = bath
-        out[:, pos["acre_lot_log1p"]] = np.log1p(acre_lot)
-        out[:, pos["house_size_log"]] = np.log(house_size)
-        out[:, pos["bath_per_bed"]] = bath / bed
-        out[:, pos["sqft_per_bed"]] = house_size / bed
-        out[:, pos["lot_sqft_per_sqft_log1p"]] = np.log1p(acre_lot * SQFT_PER_ACRE / house_size)
+        for f in table.numbers:
+            out[:, pos[_number_feature(f)]] = _TRANSFORMS[f.transform](numbers[f.name])
+        for c in table.combined:
+            out[:, pos[c.name]] = c.compute(numbers)
 
-    status = _strings(frame, "status")
-    for s in spec.statuses:
-        out[:, pos[f"status_{s}"]] = status == s
+    for f in table.choices:
+        values = _strings(frame, f.name)
+        for choice in spec.choices[f.name]:
+            out[:, pos[f"{f.name}_{choice}"]] = values == choice
 
-    dates = _dates(frame, "prev_sold_date")
-    missing = np.isnat(dates)
-    year = dates.astype("datetime64[Y]").astype(np.int64).astype(np.float64) + 1970.0
-    year[missing] = np.nan
     reference = float(np.datetime64(spec.reference_date, "D").astype(np.int64))
-    out[:, pos["prev_sold_year"]] = year
-    out[:, pos["prev_sold_days_before_ref"]] = reference - _days(dates)
+    for f in table.dates:
+        dates = _dates(frame, f.name)
+        year = dates.astype("datetime64[Y]").astype(np.int64).astype(np.float64) + 1970.0
+        year[np.isnat(dates)] = np.nan
+        stem = _date_stem(f)
+        out[:, pos[f"{stem}_year"]] = year
+        out[:, pos[f"{stem}_days_before_ref"]] = reference - _days(dates)
 
 
 def _fill_encodings(
-    frame: Listings,
+    keys: Mapping[str, np.ndarray],
     encodings: Mapping[str, TargetEncoding],
     positions: Mapping[str, int],
     out: np.ndarray,
     rows: np.ndarray | slice = slice(None),
 ) -> None:
-    keys = _category_keys(frame)
-    for col in ENCODED:
-        means, counts = encodings[col].encode(keys[col][rows])
+    for col, col_keys in keys.items():
+        means, counts = encodings[col].encode(col_keys[rows])
         out[rows, positions[f"{col}_te"]] = means
         out[rows, positions[f"{col}_n"]] = counts
 
@@ -387,16 +482,21 @@ def _finish(out: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def build_features(frame: Listings, spec: FeatureSpec) -> np.ndarray:
+def build_features(
+    frame: Listings,
+    spec: FeatureSpec,
+    inputs: tuple[schema.ListingInput, ...] = schema.MODEL_INPUTS,
+) -> np.ndarray:
     """The model matrix of `frame` (float32, NaN for missing, columns in `spec.feature_names`).
 
     Uses the encodings fitted on all training rows: this is the matrix for serving and evaluation.
     Optional columns may be absent from `frame` (treated as missing). `frame` is a DataFrame or a
     mapping of column name to numpy array (`Columns`), which gives the same matrix without pandas.
     """
+    table = feature_table(inputs)
     out = np.empty((n_rows(frame), len(spec.feature_names)), dtype=np.float64)
-    _fill_plain(frame, spec, out)
-    _fill_encodings(frame, spec.encodings, spec._positions, out)
+    _fill_plain(frame, spec, table, out)
+    _fill_encodings(_category_keys(frame, table), spec.encodings, spec._positions, out)
     return _finish(out)
 
 
@@ -414,35 +514,44 @@ def assign_folds(frame: pd.DataFrame, k: int, seed: int) -> np.ndarray:
 
 
 def build_training_matrix(
-    train: pd.DataFrame, spec: FeatureSpec, seed: int, folds: int = OOF_FOLDS
+    train: pd.DataFrame,
+    spec: FeatureSpec,
+    seed: int,
+    folds: int = OOF_FOLDS,
+    inputs: tuple[schema.ListingInput, ...] = schema.MODEL_INPUTS,
 ) -> np.ndarray:
     """The training matrix, target encodings out of fold (see the module docstring for why).
 
     Each fold's encodings are fitted on the other folds, with the same smoothing, and fall back to
     those folds' mean log price. With fewer rows than folds, the in-sample encodings are used.
     """
+    table = feature_table(inputs)
     out = np.empty((len(train), len(spec.feature_names)), dtype=np.float64)
-    _fill_plain(train, spec, out)
+    _fill_plain(train, spec, table, out)
+    keys = _category_keys(train, table)
     if len(train) < folds:
-        _fill_encodings(train, spec.encodings, spec._positions, out)
+        _fill_encodings(keys, spec.encodings, spec._positions, out)
         return _finish(out)
     log_price = _log_price(train)
     fold = assign_folds(train, folds, seed)
-    keys = _category_keys(train)
     for k in range(folds):
         held, fit = fold == k, fold != k
         if not held.any():
             continue
         global_mean = float(log_price[fit].mean())
-        for col in ENCODED:
-            enc = fit_encoding(col, keys[col][fit], log_price[fit], spec.smoothing, global_mean)
-            means, counts = enc.encode(keys[col][held])
+        for col, col_keys in keys.items():
+            enc = fit_encoding(col, col_keys[fit], log_price[fit], spec.smoothing, global_mean)
+            means, counts = enc.encode(col_keys[held])
             out[held, spec._positions[f"{col}_te"]] = means
             out[held, spec._positions[f"{col}_n"]] = counts
     return _finish(out)
 
 
-def unknown_categories(frame: Listings, spec: FeatureSpec) -> dict[str, np.ndarray]:
-    """Per encoded column, which rows fell back to the global mean (missing or unseen value)."""
-    keys = _category_keys(frame)
-    return {col: spec.encodings[col].positions(keys[col]) < 0 for col in ENCODED}
+def unknown_categories(
+    frame: Listings,
+    spec: FeatureSpec,
+    inputs: tuple[schema.ListingInput, ...] = schema.MODEL_INPUTS,
+) -> dict[str, np.ndarray]:
+    """Per encoded field, which rows fell back to the global mean (missing or unseen value)."""
+    keys = _category_keys(frame, feature_table(inputs))
+    return {col: spec.encodings[col].positions(col_keys) < 0 for col, col_keys in keys.items()}

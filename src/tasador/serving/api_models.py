@@ -1,6 +1,7 @@
 """The shapes of the inference API: what a listing may hold, and what each endpoint answers.
 
-Ranges come from the listing schema (`tasador.schema`), so the API refuses exactly what cleaning
+`ListingIn` is derived from the declared listing inputs (`schema.LISTING_INPUTS`) by
+`listing_model`: ranges come from the listing schema, so the API refuses exactly what cleaning
 would reject. An unknown state, city or ZIP code is valid input: the fitted target encoding falls
 back to the global mean and the answer lists the field in `fallbacks`.
 """
@@ -9,21 +10,14 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from tasador import schema
 
-
-def _bounded(column: str) -> Any:
-    """A float field bounded by the schema's inclusive range for `column`."""
-    col = schema.BY_NAME[column]
-    return Field(ge=col.minimum, le=col.maximum, allow_inf_nan=False, description=col.description)
-
-
 _ZIP: Final = re.compile(r"^(\d{1,5})(?:-\d{4})?$", re.ASCII)
-_FIRST_SALE, _LAST_SALE = (date.fromisoformat(d) for d in schema.PREV_SOLD_DATE_RANGE)
+FIRST_DAY, LAST_DAY = (date.fromisoformat(d) for d in schema.PREV_SOLD_DATE_RANGE)
 
 
 def normalise_zip(value: Any) -> str | None:
@@ -51,57 +45,52 @@ def normalise_zip(value: Any) -> str | None:
     raise ValueError("a ZIP code is a string or a whole number")
 
 
-Status = Literal[schema.STATUSES]  # type: ignore[valid-type]
+def _field(f: schema.ListingInput) -> tuple[Any, Any]:
+    """The pydantic (type, FieldInfo) of one declared listing input."""
+    col, kind = f.column, f.kind
+    rules: dict[str, Any] = {}
+    note = ""
+    if kind is schema.Kind.NUMBER:
+        base: Any = float
+        rules = {"ge": col.minimum, "le": col.maximum, "allow_inf_nan": False}
+    elif kind is schema.Kind.CHOICE:
+        base = Literal[f.choices]
+    elif kind is schema.Kind.TEXT:
+        base = str
+        rules = {"min_length": 1, "max_length": f.max_length}
+    elif kind is schema.Kind.ZIP:
+        base = str
+        note = '; "06016", 6016 and 6016.0 are the same ZIP'
+    elif kind is schema.Kind.CODE:
+        base = int
+        rules = {"ge": 0, "le": 2**63 - 1}
+        note = " (not a feature)"
+    else:
+        base = date
+        rules = {"ge": FIRST_DAY, "le": LAST_DAY}
+        note = f" (ISO), between {FIRST_DAY} and {LAST_DAY}"
+    annotation = base if f.required else base | None
+    if kind is schema.Kind.ZIP:  # outside the union, so a bad ZIP gives one error, not one a branch
+        annotation = Annotated[annotation, BeforeValidator(normalise_zip)]
+    default: Any = ... if f.required else None
+    return annotation, Field(default, description=col.description + note, **rules)
 
 
-class ListingIn(BaseModel):
-    """One listing to price. Sizes and room counts within the listing schema's ranges."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        str_strip_whitespace=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "bed": 3,
-                    "bath": 2,
-                    "acre_lot": 0.25,
-                    "house_size": 1600,
-                    "state": "Connecticut",
-                    "status": "for_sale",
-                    "city": "Hartford",
-                    "zip_code": "06106",
-                    "prev_sold_date": "2015-06-01",
-                }
-            ]
-        },
+def listing_model(inputs: tuple[schema.ListingInput, ...]) -> type[BaseModel]:
+    """The request model of one listing, one field per declared input, in their order."""
+    example: dict[str, Any] = {f.name: f.example for f in inputs if f.example is not None}
+    fields: dict[str, Any] = {f.name: _field(f) for f in inputs}
+    return create_model(
+        "ListingIn",
+        __config__=ConfigDict(
+            extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [example]}
+        ),
+        __doc__="One listing to price. Sizes and room counts within the listing schema's ranges.",
+        **fields,
     )
 
-    bed: float = _bounded("bed")
-    bath: float = _bounded("bath")
-    acre_lot: float = _bounded("acre_lot")
-    house_size: float = _bounded("house_size")
-    state: str = Field(min_length=1, max_length=100, description="state or territory name")
-    status: Status = Field(description="listing status")
-    city: str | None = Field(None, min_length=1, max_length=200, description="city name")
-    zip_code: str | None = Field(
-        None, description='5-digit ZIP code; "06016", 6016 and 6016.0 are the same ZIP'
-    )
-    brokered_by: int | None = Field(
-        None, ge=0, le=2**63 - 1, description="opaque broker code (not a feature)"
-    )
-    prev_sold_date: date | None = Field(
-        None,
-        ge=_FIRST_SALE,
-        le=_LAST_SALE,
-        description=f"previous sale date (ISO), between {schema.PREV_SOLD_DATE_RANGE[0]} "
-        f"and {schema.PREV_SOLD_DATE_RANGE[1]}",
-    )
 
-    @field_validator("zip_code", mode="before")
-    @classmethod
-    def _normalise_zip(cls, value: Any) -> Any:
-        return normalise_zip(value)
+ListingIn = listing_model(schema.LISTING_INPUTS)
 
 
 class ListingPrediction(BaseModel):

@@ -1,0 +1,1 @@
+"""The inference API's routers, one per concern."""

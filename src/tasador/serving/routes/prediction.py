@@ -1,0 +1,133 @@
+"""Pricing listings and explaining a price.
+
+Request path of `/predict`: the body reader turns the body into one numpy array per field (a list
+through the columnar fast path, a single listing through pydantic); the shared feature builder
+turns the columns into the model matrix; the booster predicts in a worker thread together with the
+requests waiting alongside (`tasador.serving.batching`); the answer is written with orjson; then
+the request is handed to the inference log, which writes it to RAW DATA off the request path (the
+inputs as the raw body received, an `orjson.Fragment`: no re-encoding). Every request takes the
+served model once, so a model swap never changes the model under a request in flight.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from tasador.serving.api_models import BatchPredictionOut, ExplanationOut, PredictionOut
+from tasador.serving.columnar import listing_columns
+from tasador.serving.deps import State
+from tasador.serving.explain import explain
+from tasador.serving.responses import OrjsonResponse, fallback_fields, priced
+from tasador.training.features import build_features
+
+router = APIRouter(tags=["predict"])
+
+_LISTING = {"$ref": "#/components/schemas/ListingIn"}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"description": "body too large"},
+    503: {"description": "no model loaded yet"},
+}
+
+
+def _request_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+@router.post(
+    "/predict",
+    response_model=PredictionOut | BatchPredictionOut,
+    responses=_ERRORS,
+    openapi_extra=_request_body(
+        {"oneOf": [_LISTING, {"type": "array", "items": _LISTING, "minItems": 1}]}
+    ),
+)
+async def predict(request: Request, state: State) -> Response:
+    """Price one listing, or a list of listings (answered in the order sent).
+
+    An unknown state, city or ZIP code is priced with the encoding's fallback and named in
+    `fallbacks`.
+    """
+    started, received_at = time.perf_counter(), datetime.now(UTC)
+    request_id: str = request.state.request_id
+    batcher = state.batcher
+    batcher.in_flight += 1
+    try:
+        columns, single, raw = await state.reader.listings(request)
+        model = state.served(request_id, received_at, started, "/predict", raw)
+        x = build_features(columns, model.spec)
+        log_price = await batcher.predict(model, x)  # with the requests waiting alongside
+    finally:
+        batcher.in_flight -= 1
+    price, items = priced(x, log_price, model.spec)
+    state.metrics.observe_predictions(model.version, price)
+    if single:
+        content: dict[str, Any] = {
+            **items[0],
+            "model_version": model.version,
+            "request_id": request_id,
+        }
+        outputs: Any = items[0]
+    else:  # encoded once, for the answer and for the inference log
+        outputs = orjson.Fragment(orjson.dumps(items))
+        content = {"model_version": model.version, "request_id": request_id, "predictions": outputs}
+    response = OrjsonResponse(content)
+    inputs = orjson.Fragment(raw)
+    state.log(request_id, received_at, "/predict", model, inputs, outputs, started, 200)
+    return response
+
+
+@router.post(
+    "/explain",
+    response_model=ExplanationOut,
+    responses=_ERRORS,
+    openapi_extra=_request_body(_LISTING),
+)
+async def explain_listing(request: Request, state: State) -> Response:
+    """Exact TreeSHAP contributions of one listing's price, per input field and per model
+    feature, in log price and in dollars; base plus contributions is the prediction."""
+    started, received_at = time.perf_counter(), datetime.now(UTC)
+    request_id: str = request.state.request_id
+    body, raw = await state.reader.listing(request)
+    model = state.served(request_id, received_at, started, "/explain", raw)
+    x = build_features(listing_columns([body]), model.spec)
+    # in a worker thread: XGBoost releases the GIL, so other requests go on meanwhile
+    result = await run_in_threadpool(
+        explain,
+        model.booster_for(len(x)),
+        x,
+        model.input_weights,
+        model.tree_split,
+        state.explainers,
+    )
+    factor = float(result.dollar_factor()[0])
+    state.metrics.observe_predictions(model.version, result.price)
+
+    def terms(names: Sequence[str], values: np.ndarray) -> dict[str, dict[str, float]]:
+        return {
+            name: {"log": v, "dollars": v * factor}
+            for name, v in zip(names, values.tolist(), strict=True)
+        }
+
+    outputs = {
+        "price": float(result.price[0]),
+        "log_price": float(result.log_price[0]),
+        "base_log_price": float(result.base[0]),
+        "base_price": float(result.base_price[0]),
+        "inputs": terms(model.input_names, result.inputs[0]),
+        "features": terms(model.spec.feature_names, result.features[0]),
+        "fallbacks": fallback_fields(x, model.spec)[0],
+    }
+    response = OrjsonResponse({**outputs, "model_version": model.version, "request_id": request_id})
+    state.log(
+        request_id, received_at, "/explain", model, orjson.Fragment(raw), outputs, started, 200
+    )
+    return response

@@ -1,3 +1,21 @@
 """Shared fixtures live in tests/fixtures/, one module per service."""
 
-pytest_plugins = ["fixtures.postgres", "fixtures.mlflow", "fixtures.http", "fixtures.loop"]
+pytest_plugins = [
+    "fixtures.postgres",
+    "fixtures.mlflow",
+    "fixtures.http",
+    "fixtures.loop",
+    "fixtures.serving",
+]
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """Every test under tests/integration or tests/e2e starts real servers: mark it so by folder,
+    so that `-m "not integration and not e2e"` leaves only the unit suite."""
+    import pytest
+
+    for item in items:
+        parts = item.path.parts
+        for folder in ("integration", "e2e"):
+            if folder in parts and not item.get_closest_marker(folder):
+                item.add_marker(getattr(pytest.mark, folder))

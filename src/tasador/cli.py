@@ -145,7 +145,7 @@ def _summary(results: list[RoundResult]) -> Group:
 
 
 def _run_loop(settings: Settings, rounds: int | None) -> list[RoundResult]:
-    from tasador.services import open_loop
+    from tasador.wiring import open_loop
 
     with open_loop(settings) as (client, stores, config), _progress() as progress:
         from tasador.pipeline import run_loop
@@ -176,7 +176,7 @@ def up(
     wait: Annotated[bool, typer.Option(help="keep the services up until Ctrl-C")] = True,
 ) -> None:
     """Start the local platform, run the loop over every batch, then keep the services up."""
-    from tasador.platform.errors import PlatformStartError
+    from tasador.platform import PlatformStartError
     from tasador.platform.local import LocalPlatform
 
     settings = get_settings()
@@ -326,8 +326,8 @@ def status() -> None:
     """The decision history: every batch, its rows, drift, decision and model outcome."""
     from tasador.pipeline import summarize
     from tasador.platform.local import local_postgres_running
-    from tasador.services import open_stores
     from tasador.storage import clean_store
+    from tasador.wiring import open_stores
 
     settings = get_settings()
     _configure_logging(settings)

@@ -14,6 +14,8 @@ from tasador.cli import app
 from tasador.platform.mlflow_server import MlflowServer
 from tasador.settings import get_settings
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:

@@ -171,3 +171,12 @@ def test_a_served_requests_features_are_the_training_features_of_its_rows() -> N
         one, single, _ = asyncio.run(reader.listings(_request(orjson.dumps(bodies[i]))))
         assert single
         np.testing.assert_array_equal(build_features(one, spec), expected[i : i + 1])
+
+
+def test_a_model_trained_before_a_field_was_declared_is_served_with_its_own_features() -> None:
+    frame = extended_listings(300, seed=3)
+    older = fit_features(frame)  # the declaration without the new fields
+    x = build_features(frame, older, MODEL_INPUTS)
+    np.testing.assert_array_equal(x, build_features(frame, older))
+    names, _ = input_weights(older.feature_names, MODEL_INPUTS)
+    assert not {"garages", "heating", "county"} & set(names)

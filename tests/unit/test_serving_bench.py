@@ -59,6 +59,7 @@ def test_in_process_calls_runs_the_work_back_to_back_and_reports_p50_and_mean(
     assert stats["mean"] > 0
 
 
+@pytest.mark.integration  # a real uvicorn server
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk (Debian package) is not installed")
 def test_wrk_figures_are_read_from_a_real_run(bench: ModuleType) -> None:
     async def app(scope: dict, receive: Callable, send: Callable) -> None:

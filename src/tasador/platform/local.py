@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import make_url
 
-from tasador.platform.errors import PlatformStartError
+from tasador.platform import PlatformStartError
 from tasador.platform.mlflow_server import MlflowServer
 from tasador.platform.ports import Listener, require_free
 from tasador.platform.postgres import EmbeddedPostgres

@@ -12,7 +12,7 @@ import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tasador.platform.errors import PlatformStartError
+from tasador.platform import PlatformStartError
 
 
 class PortInUseError(PlatformStartError):

@@ -18,6 +18,7 @@ import logging
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -301,3 +302,10 @@ def load_model_version(client: MlflowClient, model_name: str, version: str) -> L
         training_profile=profile,
         tags=dict(mv.tags or {}),
     )
+
+
+def run_finished_at(client: MlflowClient, run_id: str) -> datetime | None:
+    """When the training run of a model ended (its start if it never ended), in UTC."""
+    info = client.get_run(run_id).info
+    millis = info.end_time or info.start_time
+    return datetime.fromtimestamp(millis / 1000, tz=UTC) if millis else None

@@ -1,27 +1,21 @@
 """Dynamic batching: concurrent /predict requests share one booster call.
 
-A booster call has a fixed cost that dwarfs one row's share of it (300 trees: about 0.3 ms for one
-row, 0.45 ms for sixteen). `PredictionBatcher.predict` queues a request's model matrix; one drain
-task runs the booster on everything queued, in a worker thread (XGBoost releases the GIL), while
-the event loop goes on reading and parsing the next requests, which make up the next batch. A
-request that finds the batcher idle is dispatched at once, so nothing waits for a batch to fill;
-and a request that is the only one in the server (`in_flight`) predicts right on the event loop,
-with no thread hop, as there is nobody to batch with. "Only one" is checked after yielding once
-to the event loop: requests that arrived together (as a load generator sends them) are tasks
-queued behind the first, counted only once they start, and would otherwise each predict alone.
+A booster call has a fixed cost that dwarfs one row's share of it. `PredictionBatcher.predict`
+queues a request's model matrix; one drain task runs the booster on everything queued, in a worker
+thread (XGBoost releases the GIL), while the event loop reads the next requests, which make up the
+next batch. A request that finds the batcher idle is dispatched at once, so nothing waits for a
+batch to fill; a request that is the only one in the server (`in_flight`, checked after yielding
+once to the event loop so that requests that arrived together are counted) predicts right on the
+event loop, with no thread hop.
 
 Requests are grouped by the model they took, so a model swap never mixes two models in one call,
 and every request gets the predictions of its own rows, in order.
 
-Large requests (more than one XGBoost block of rows) gain nothing from sharing a call: its cost
-grows with the rows. While requests come concurrently (another one was in flight within the last
-`SIDE_BY_SIDE_SECONDS`), each large request runs its own one-thread call in a pool with a worker
-per core, so two calls run side by side and the event loop decodes the next request meanwhile,
-instead of one call on every core that the event loop's work slows down at each barrier. A lone
-client keeps the call on every core, which answers it sooner. Measured on 2 cores with 1,000-listing
-requests (same app and model, six alternating 4-6 s runs of `wrk` a set): at concurrency 2,
-1.00x, 1.19x and 1.06x the requests/s of one call on every core (faster in 15 of 18 pairs); at
-concurrency 4, 0.98x and 1.07x; at concurrency 1, the same path (0.96x, within noise).
+Large requests (more than one XGBoost block of rows) gain nothing from sharing a call. While
+requests come concurrently (another was in flight within `SIDE_BY_SIDE_SECONDS`), each runs its own
+one-thread call in a pool with a worker per core, so calls run side by side while the event loop
+decodes the next request; a lone client keeps the call on every core, which answers it sooner.
+Measurements: docs/serving-performance.md.
 """
 
 from __future__ import annotations

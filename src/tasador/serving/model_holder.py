@@ -8,11 +8,9 @@ artifact) the current model stays, the failure is recorded in `status()`, and th
 A daemon thread polls every `poll_seconds`.
 
 `ServedModel.predict` runs a call of up to one XGBoost block of rows (`ONE_BLOCK_ROWS`) on a
-one-thread copy of the booster. XGBoost predicts a block of rows on one thread, but a call with
-more threads still starts them all and waits for each at its barriers, so a single listing would
-wait for every core to be free: with another process busy on one of this machine's two cores,
-the p50 of single-listing requests went from 1.3 ms (one thread) to 6.0 ms (two), and with the
-cores free the two were within noise (1.09 ms with one thread, 1.04 ms with two).
+one-thread copy of the booster: XGBoost predicts a block on one thread, but a call with more
+threads still waits for each of them at its barriers, so a single listing would wait for every core
+to be free (measurements: docs/serving-performance.md).
 """
 
 from __future__ import annotations
@@ -28,8 +26,7 @@ import xgboost as xgb
 from mlflow import MlflowClient
 
 from tasador.registry.aliases import PRODUCTION, get_production
-from tasador.registry.models import TAG_WINDOW, load_model_version
-from tasador.registry.production import run_finished_at
+from tasador.registry.models import TAG_WINDOW, load_model_version, run_finished_at
 from tasador.serving.explain import TreeSplit, input_weights, tree_split
 from tasador.training.features import FeatureSpec
 

@@ -30,7 +30,6 @@ from tasador.storage.bulk import (
     driver_cursor,
 )
 from tasador.storage.bulk import text_array as _text_array
-from tasador.storage.queries import max_batch_number
 from tasador.storage.records import (
     BatchRecord,
     BatchStatus,
@@ -39,7 +38,7 @@ from tasador.storage.records import (
     FetchEvent,
     IllegalTransitionError,
 )
-from tasador.storage.tables import batches, decisions, drift_reports, fetch_events
+from tasador.storage.tables import batches, decisions, drift_reports, fetch_events, max_batch_number
 
 logger = logging.getLogger(__name__)
 

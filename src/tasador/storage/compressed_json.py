@@ -1,11 +1,9 @@
 """JSON bodies as zstd frames: how RAW DATA stores the inference log's request and answer bodies.
 
-A 1,000-listing request is 176 kB of JSON. Stored as `json`, PostgreSQL checked and
-pglz-compressed it at 3.8 ms of server CPU per record; packed here (zstd level 1, 0.2 ms) and
-stored as `bytea` that PostgreSQL leaves as it is, the record costs it 0.1 ms, and the body takes
-18 kB instead of pglz's 35 kB (measured on this project's 2-core machine, migration raw_0004).
-The frame holds the JSON text exactly as received or encoded, so `unpack_text` gives those bytes
-back; `unpack` parses them.
+Packed in the API's log writer and stored as `bytea` that PostgreSQL leaves as it is, a large body
+costs the database far less CPU and space than a `json` column it checks and compresses itself
+(migration raw_0004; figures in docs/serving-performance.md). The frame holds the JSON text
+exactly as received or encoded, so `unpack_text` gives those bytes back; `unpack` parses them.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ import zstandard
 
 __all__ = ["LEVEL", "pack", "unpack", "unpack_text"]
 
-LEVEL: Final[int] = 1  # fastest; level 3 costs 25% more time for 6% more size on a listing body
+LEVEL: Final[int] = 1  # the fastest: the log writer shares the server's cores
 
 _local = threading.local()
 

@@ -26,9 +26,8 @@ from tasador.storage.bulk import (
     driver_cursor,
 )
 from tasador.storage.bulk import text_array as _text_array
-from tasador.storage.queries import max_batch_number
 from tasador.storage.records import BatchConflict, RawBatchRecord, StoredBatch
-from tasador.storage.tables import inference_requests, raw_batches
+from tasador.storage.tables import inference_requests, max_batch_number, raw_batches
 
 __all__ = [
     "INFERENCE_COLUMNS",

@@ -25,7 +25,7 @@ Serving and evaluation use the encodings fitted on all training rows (`build_fea
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from itertools import repeat
 from typing import Any, Final
@@ -209,11 +209,34 @@ class FeatureSpec:
     global_mean: float
     version: int = FEATURE_VERSION
     _positions: dict[str, int] = field(init=False, repr=False, compare=False)
+    # by id of the declaration (kept alive beside its table, so the id stays its own): no hashing
+    _tables: dict[int, tuple[tuple[schema.ListingInput, ...], FeatureTable]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(
             self, "_positions", {name: i for i, name in enumerate(self.feature_names)}
         )
+        object.__setattr__(self, "_tables", {})
+
+    def table(self, inputs: tuple[schema.ListingInput, ...]) -> FeatureTable:
+        """The feature table of `inputs`, less the fields this model was not trained on (so a
+        model trained before a field was declared is still served with its own features)."""
+        cached = self._tables.get(id(inputs))
+        if cached is not None:
+            return cached[1]
+        full, pos = feature_table(inputs), self._positions
+        found = replace(
+            full,
+            numbers=tuple(f for f in full.numbers if _number_feature(f) in pos),
+            combined=tuple(c for c in full.combined if c.name in pos),
+            choices=tuple(f for f in full.choices if f.name in self.choices),
+            dates=tuple(f for f in full.dates if f"{_date_stem(f)}_year" in pos),
+            encoded=tuple(f for f in full.encoded if f.name in self.encodings),
+        )
+        self._tables[id(inputs)] = (inputs, found)
+        return found
 
     @property
     def statuses(self) -> tuple[str, ...]:
@@ -493,7 +516,7 @@ def build_features(
     Optional columns may be absent from `frame` (treated as missing). `frame` is a DataFrame or a
     mapping of column name to numpy array (`Columns`), which gives the same matrix without pandas.
     """
-    table = feature_table(inputs)
+    table = spec.table(inputs)
     out = np.empty((n_rows(frame), len(spec.feature_names)), dtype=np.float64)
     _fill_plain(frame, spec, table, out)
     _fill_encodings(_category_keys(frame, table), spec.encodings, spec._positions, out)
@@ -553,5 +576,5 @@ def unknown_categories(
     inputs: tuple[schema.ListingInput, ...] = schema.MODEL_INPUTS,
 ) -> dict[str, np.ndarray]:
     """Per encoded field, which rows fell back to the global mean (missing or unseen value)."""
-    keys = _category_keys(frame, feature_table(inputs))
+    keys = _category_keys(frame, spec.table(inputs))
     return {col: spec.encodings[col].positions(col_keys) < 0 for col, col_keys in keys.items()}

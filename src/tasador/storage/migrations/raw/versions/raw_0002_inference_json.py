@@ -1,9 +1,7 @@
 """RAW DATA: the inference log keeps request and answer bodies as `json`, the text as received.
 
-`jsonb` re-encodes each body into its binary form on the way in; for a 1,000-listing request that
-costs PostgreSQL about 5 ms of CPU per record (measured: 7.9 ms per record written as `jsonb`,
-2.9 ms as `json`), on the machine that serves the requests. `json` keeps the body's text, checked
-to be JSON, and still answers `->`/`->>` queries; RAW DATA is an append-only archive, read in bulk.
+`json` keeps the body's text, checked to be JSON, without `jsonb`'s re-encoding on the way in,
+which cost the database several milliseconds per large record.
 
 Revision ID: raw_0002
 Revises: raw_0001

@@ -1,12 +1,9 @@
 """RAW DATA: the inference log's bodies are compressed with lz4 where the server has it.
 
-PostgreSQL compresses a large value (TOAST) with pglz unless a column says otherwise. For the
-body of a 1,000-listing request (176 kB of JSON) pglz cost PostgreSQL 15 2.1-2.9 ms of CPU per
-record and lz4 0.9-1.1 ms, for 19% more space (measured on this project's 2-core machine). The
-inference log is the platform's busiest write, on a server that may share its cores with the
-inference API. lz4 is a build option of PostgreSQL 14 and later: the official images and
-Debian's packages have it; the embedded wheel of the local profile does not, and there this
-migration changes nothing. Values already stored keep their compression.
+lz4 takes PostgreSQL about half pglz's CPU on the log's large bodies, its busiest write. lz4 is a
+build option of PostgreSQL 14 and later (the official images and Debian's packages have it; the
+embedded wheel does not, and there this migration changes nothing). Values already stored keep
+their compression.
 
 Revision ID: raw_0003
 Revises: raw_0002

@@ -1,11 +1,9 @@
 """RAW DATA: the inference log keeps its bodies as zstd frames of their JSON text, in `bytea`.
 
-Stored as `json`, each body was checked and TOAST-compressed by PostgreSQL: for a 1,000-listing
-request (176 kB of JSON and a 64 kB answer) 3.8 ms of PostgreSQL CPU per record, on a server that
-may share its cores with the inference API. The API's log writer now packs each body with zstd
-(level 1: 0.3 ms for both) and PostgreSQL stores the frame as it is (STORAGE EXTERNAL: no second
-compression): 0.1 ms of its CPU per record, and 1.5 times less space (measured on this project's
-2-core machine). The JSON can no longer be queried in SQL; `load_inference_records` reads it.
+The API's log writer packs each body with zstd and PostgreSQL stores the frame as it is (STORAGE
+EXTERNAL: no second compression), which costs the database a fraction of checking and
+compressing `json` (figures in docs/serving-performance.md). The JSON can no longer be queried in
+SQL; `load_inference_records` reads it.
 
 Rows already stored are packed here, in chunks. The frame format is zstd's; this migration calls
 zstandard itself so that it does not change when the application's code does.

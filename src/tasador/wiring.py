@@ -1,4 +1,5 @@
-"""Open the connections a run needs, from settings. Entry points call this; the core never does."""
+"""From settings to what a run needs: the round's parameters and open connections. Entry points
+call this; the core never does."""
 
 from __future__ import annotations
 

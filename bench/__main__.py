@@ -4,7 +4,7 @@ Each benchmark module returns rows `{"benchmark", "impl", "seconds", ["rows_per_
 row whose impl is exactly "tasador" is the reference of its benchmark, and every other row gets its
 time as a ratio to it (a ratio above 1 means tasador is that many times faster). A benchmark
 whose target is a rate (its rows say `"by": "rate"`) compares rows/s instead, as its target does.
-Targets from DESIGN.md are checked and printed, never asserted; a target whose rows were measured
+The project's targets are checked and printed, never asserted; a target whose rows were measured
 by a load generator that was itself the bottleneck (`client_bound`) is printed as not judged.
 """
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the free-port helper
 
 
 def _targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool | None, str]]:
-    """The DESIGN.md targets, checked against the measured rows (None: not judged)."""
+    """The project's targets, checked against the measured rows (None: not judged)."""
     bound = {row["benchmark"] for row in rows if row.get("client_bound")}
 
     def seconds(benchmark: str, impl: str) -> float | None:

@@ -1,6 +1,6 @@
 """Serving: the same production model behind `mlflow models serve` (pyfunc) and behind tasador.
 
-One 300-tree, depth-8 XGBoost model (DESIGN.md's reference model), trained on the project's
+One 300-tree, depth-8 XGBoost model (the project's reference model), trained on the project's
 synthetic listings, is logged and registered the way the pipeline does it and given the
 `production` alias. Then, in the same run and with one worker each:
 
@@ -82,7 +82,7 @@ def _free_port() -> int:
 
 
 def train_reference_model(rows: int = 60_000, seed: int = 3) -> tuple[TrainedModel, pd.DataFrame]:
-    """DESIGN.md's reference model: 300 trees of depth 8 on clean synthetic listings."""
+    """The reference model: 300 trees of depth 8 on clean synthetic listings."""
     raw = generate_listings(rows, seed)
     records = raw.astype(object).where(raw.notna(), None).to_dict("records")
     clean = clean_listings(raw_frame(records)).clean

@@ -26,3 +26,14 @@ def test_env_example_lists_every_setting() -> None:
         line.lstrip("# ").split("=")[0] for line in lines if "=" in line and "TASADOR_" in line
     }
     assert listed == {variable for variable, _, _ in describe_settings()}
+
+
+def test_readme_documents_every_command_and_stays_short() -> None:
+    from tasador.cli import app
+
+    readme = (ROOT / "README.md").read_text()
+    commands = {c.name or c.callback.__name__ for c in app.registered_commands if c.callback}
+    assert commands
+    for command in commands:
+        assert f"tasador {command} " in readme, command
+    assert len(readme.encode()) < 12_000  # a user's document; investigations live in docs/

@@ -27,6 +27,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from tasador.platform import PRIVATE_UMASK
 from tasador.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -42,8 +43,10 @@ logger = logging.getLogger("tasador")
 
 
 @app.callback()
-def _quiet_library_warnings() -> None:
-    """Before any command: silence library notes that say nothing to a tasador user."""
+def _before_every_command() -> None:
+    """Before any command: files it and its services create are their owner's only (state,
+    logs, request bodies, secrets), and library notes that say nothing to a user are silenced."""
+    os.umask(PRIVATE_UMASK)
     # platformdirs' note that XDG_RUNTIME_DIR is unset (the embedded PostgreSQL wheel asks it)
     warnings.filterwarnings("ignore", module=r"platformdirs\.")
 

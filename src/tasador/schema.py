@@ -218,16 +218,14 @@ class ListingInput:
         return self.kind in (Kind.TEXT, Kind.ZIP)
 
 
-# The request's fields, in the order the API documents them and the model's features follow.
+# The request's fields, in the order the API documents them and the model's features follow. A
+# field is required in a request only where the listing schema requires it of a clean row: the
+# model prices a listing without the others (and says which it did without).
 LISTING_INPUTS: Final[tuple[ListingInput, ...]] = (
-    ListingInput(BY_NAME["bed"], Kind.NUMBER, required=True, example=3),
-    ListingInput(BY_NAME["bath"], Kind.NUMBER, required=True, example=2),
-    ListingInput(
-        BY_NAME["acre_lot"], Kind.NUMBER, required=True, transform=Transform.LOG1P, example=0.25
-    ),
-    ListingInput(
-        BY_NAME["house_size"], Kind.NUMBER, required=True, transform=Transform.LOG, example=1600
-    ),
+    ListingInput(BY_NAME["bed"], Kind.NUMBER, example=3),
+    ListingInput(BY_NAME["bath"], Kind.NUMBER, example=2),
+    ListingInput(BY_NAME["acre_lot"], Kind.NUMBER, transform=Transform.LOG1P, example=0.25),
+    ListingInput(BY_NAME["house_size"], Kind.NUMBER, transform=Transform.LOG, example=1600),
     ListingInput(BY_NAME["state"], Kind.TEXT, required=True, max_length=100, example="Connecticut"),
     ListingInput(
         BY_NAME["status"], Kind.CHOICE, required=True, choices=STATUSES, example="for_sale"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,7 +23,10 @@ pytestmark = pytest.mark.integration
 def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     monkeypatch.setenv("TASADOR_STATE_DIR", str(tmp_path / "state"))
     get_settings.cache_clear()
+    umask = os.umask(0o022)  # the command sets its own; give the test process its own back
+    os.umask(umask)
     yield tmp_path / "state"
+    os.umask(umask)
     get_settings.cache_clear()
 
 
@@ -64,3 +69,6 @@ def test_up_when_a_service_fails_to_start_names_it_and_shows_its_log(
     assert str(settings_env / "serving.log") in result.output
     assert "192.0.2.1" in result.output  # the server's own words, from the end of its log
     assert "Traceback" not in result.output
+    # what the state folder holds is its owner's only
+    assert stat.S_IMODE(settings_env.stat().st_mode) == 0o700
+    assert stat.S_IMODE((settings_env / "serving.log").stat().st_mode) == 0o600

@@ -6,6 +6,7 @@ Models are trained small and registered for real; the API finds the `production`
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,7 +39,9 @@ from tasador.serving.api_models import (
     ExplanationOut,
     PredictionOut,
 )
+from tasador.serving.app import create_app
 from tasador.serving.inference_log import InferenceLog
+from tasador.serving.model_holder import ModelHolder
 from tasador.storage.engine import make_engine
 from tasador.storage.migrate import migrate
 from tasador.storage.raw_store import load_inference_records
@@ -161,12 +164,29 @@ def test_unknown_categories_use_the_fallback_and_say_so(
     body = {**LISTING, "state": "Atlantis", "city": "Nowhere", "zip_code": "00001"}
     answer = httpx.post(f"{api}/predict", json=body)
     assert answer.status_code == 200
-    assert answer.json()["fallbacks"] == ["state", "city", "zip_code"]
+    assert answer.json()["fallbacks"] == ["state", "city", "zip_code", "prev_sold_date"]
     frame = pd.DataFrame([body])
     assert answer.json()["price"] == predict_price(loaded.booster, loaded.spec, frame)[0]
     state = loaded.spec.encodings["state"].categories[0]
     known = httpx.post(f"{api}/predict", json={**LISTING, "state": state}).json()
-    assert known["fallbacks"] == ["city", "zip_code"]  # not given: the fallback was used
+    assert known["fallbacks"] == ["city", "zip_code", "prev_sold_date"]  # not given
+
+
+@pytest.mark.parametrize("missing", [("acre_lot",), ("bed", "bath", "house_size")])
+def test_a_listing_without_optional_fields_is_priced_and_says_so(
+    api: str, client: MlflowClient, production: str, missing: tuple[str, ...]
+) -> None:
+    loaded = load_model_version(client, production, "1")
+    body = {k: v for k, v in LISTING.items() if k not in missing}
+    for sent in (body, {**body, **dict.fromkeys(missing)}):  # absent, or null
+        answer = httpx.post(f"{api}/predict", json=sent)
+        assert answer.status_code == 200, answer.text
+        assert set(missing) <= set(answer.json()["fallbacks"])
+        expected = predict_price(loaded.booster, loaded.spec, pd.DataFrame([body]))[0]
+        assert answer.json()["price"] == expected
+    explained = httpx.post(f"{api}/explain", json=body)
+    assert explained.status_code == 200
+    assert set(missing) <= set(explained.json()["fallbacks"])
 
 
 def test_explanations_sum_to_the_prediction(api: str, data: pd.DataFrame) -> None:
@@ -229,6 +249,21 @@ def test_invalid_listings_get_422_naming_the_field(api: str) -> None:
         f"{api}/predict", content=b"{not json", headers={"content-type": "application/json"}
     )
     assert answer.status_code == 422
+
+
+@pytest.mark.parametrize("endpoint", ["/predict", "/explain"])
+def test_only_json_bodies_are_read(api: str, endpoint: str) -> None:
+    body = orjson.dumps(LISTING)
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"content-type": content_type} if content_type else {}
+        answer = httpx.post(f"{api}{endpoint}", content=body, headers=headers)
+        assert answer.status_code == 415, (content_type, answer.text)
+        assert "application/json" in answer.json()["detail"]
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        answer = httpx.post(
+            f"{api}{endpoint}", content=body, headers={"content-type": content_type}
+        )
+        assert answer.status_code == 200, (content_type, answer.text)
 
 
 def test_batch_limits_and_body_size(api: str) -> None:
@@ -299,6 +334,73 @@ def test_every_request_reaches_raw_data(
     refused = next(r for r in records.values() if r["status_code"] == 422)
     assert refused["inputs"]["bed"] == -5
     assert refused["outputs"]["detail"][0]["loc"] == ["body", "bed"]
+
+
+NUMBERS = ("bed", "bath", "acre_lot", "house_size")
+NOT_FINITE = (b"NaN", b"Infinity", b"-Infinity", b"1e999")
+
+
+def _with(field: str, token: bytes) -> bytes:
+    """LISTING as JSON text with `field` set to the raw `token` (not representable in JSON)."""
+    return orjson.dumps({**LISTING, field: 12345.0}).replace(b"12345.0", token)
+
+
+def test_bad_bytes_get_4xx_and_are_logged_with_a_bounded_answer(
+    client: MlflowClient,
+    production: str,
+    make_database: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    url_db = make_database("refused")
+    migrate(url_db, "raw")
+    engine = make_engine(url_db)
+    log = InferenceLog(engine, spill_path=tmp_path / "spill.jsonl", flush_seconds=0.05)
+    json_type = {"content-type": "application/json"}
+    sent: dict[str, tuple[int, bytes]] = {}
+    app = create_app(
+        holder=ModelHolder(client, production, poll_seconds=0.2),
+        inference_log=log,
+        model_name=production,
+        reload_token=None,
+        max_batch=1_000,
+        max_body_bytes=2_000_000,
+    )
+    with running_server(app) as url:
+        wait_until(lambda: is_ready(url))
+        for endpoint in ("/predict", "/explain"):
+            for field in NUMBERS:
+                for token in NOT_FINITE:
+                    body = _with(field, token)
+                    r = httpx.post(f"{url}{endpoint}", content=body, headers=json_type)
+                    assert r.status_code == 422, (endpoint, field, token, r.text)
+                    assert [e["loc"] for e in r.json()["detail"]] == [["body", field]]
+                    sent[r.headers["x-request-id"]] = (422, body)
+            body = orjson.dumps(LISTING)[:-1] + b', "city": "' + bytes([0xFF, 0xFE]) + b'"}'
+            r = httpx.post(f"{url}{endpoint}", content=body, headers=json_type)
+            assert r.status_code == 400, r.text
+            assert "UTF-8" in r.json()["detail"]
+            sent[r.headers["x-request-id"]] = (400, body)
+        # a thousand invalid listings: a bounded answer, not one error echoing each listing
+        many = orjson.dumps([{**LISTING, "bed": -1, "city": "x" * 1_000}] * 1_000)
+        r = httpx.post(f"{url}/predict", content=many, headers=json_type)
+        assert r.status_code == 422
+        answer = r.json()
+        assert answer["error_count"] == 2_000  # bed and city in every listing
+        assert len(answer["detail"]) == 50
+        assert all("input" not in e or not isinstance(e["input"], dict) for e in answer["detail"])
+        assert len(r.content) < 20_000
+        sent[r.headers["x-request-id"]] = (422, many)
+    records = {str(r["request_id"]): r for r in load_inference_records(engine)}
+    engine.dispose()
+    assert set(records) == set(sent)  # every refused request was logged
+    for request_id, (status, body) in sent.items():
+        record = records[request_id]
+        assert record["status_code"] == status
+        inputs = record["inputs"]
+        kept = base64.b64decode(inputs["body_base64"]) if "body_base64" in inputs else None
+        assert kept == body or inputs == orjson.loads(body)  # nothing of the body is lost
+    stored = records[next(k for k, v in sent.items() if v[1] == many)]
+    assert stored["outputs"] == answer  # the bounded answer, not a giant one
 
 
 # ------------------------------------------------------------------------------------------------

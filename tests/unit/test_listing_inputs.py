@@ -128,14 +128,17 @@ def test_a_new_field_reaches_the_features_and_the_explanation() -> None:
         spec.feature_names.index("county_n"),
     ]
     unseen = build_features(frame.head(1).assign(county="Atlantis"), spec, MODEL_INPUTS)
-    assert "county" in fallback_fields(unseen, spec)[0]
+    assert "county" in fallback_fields(unseen, spec, MODEL_INPUTS)[0]
 
 
 def _request(body: bytes) -> Request:
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return Request({"type": "http", "method": "POST", "path": "/predict", "headers": []}, receive)
+    headers = [(b"content-type", b"application/json")]
+    return Request(
+        {"type": "http", "method": "POST", "path": "/predict", "headers": headers}, receive
+    )
 
 
 def _bodies(clean: pd.DataFrame) -> list[dict[str, Any]]:

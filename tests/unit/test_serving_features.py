@@ -76,11 +76,16 @@ def test_listing_columns_and_fallbacks() -> None:
     x = build_features(columns, spec)
     np.testing.assert_array_equal(x, expected)
     # an unknown state also makes its "state|city" key unknown
-    assert fallback_fields(x, spec) == [[], ["state", "city"], ["zip_code"]]
+    # the fields priced without: unseen categories, and optional fields that were missing
+    assert fallback_fields(x, spec) == [[], ["state", "city"], ["zip_code", "prev_sold_date"]]
     flags = unknown_categories(columns, spec)
-    assert fallback_fields(x, spec) == [
-        [col for col in ("state", "city", "zip_code") if flags[col][i]] for i in range(3)
+    assert [f[:2] for f in fallback_fields(x, spec)[:2]] == [
+        [col for col in ("state", "city", "zip_code") if flags[col][i]] for i in range(2)
     ]
+    missing = build_features(
+        pd.DataFrame([{k: v for k, v in base.items() if k not in ("bed", "acre_lot")}]), spec
+    )
+    assert fallback_fields(missing, spec) == [["bed", "acre_lot"]]
 
 
 def test_priced_gives_dollars_and_one_item_per_row_in_order() -> None:

@@ -64,14 +64,21 @@ def test_numeric_ranges_come_from_the_listing_schema(column: str) -> None:
 
 def test_missing_required_field_status_and_extra_fields_are_named() -> None:
     body = dict(VALID)
-    del body["house_size"]
+    del body["state"]
     with pytest.raises(ValidationError) as info:
         ListingIn.model_validate(body)
-    assert [e["loc"] for e in info.value.errors()] == [("house_size",)]
+    assert [e["loc"] for e in info.value.errors()] == [("state",)]
     assert errors_of(status="rented") == [(("status",), "literal_error")]
     assert errors_of(price=100_000) == [(("price",), "extra_forbidden")]
     assert errors_of(state="") == [(("state",), "string_too_short")]
     assert errors_of(bed="three") == [(("bed",), "float_parsing")]
+
+
+@pytest.mark.parametrize("field", ["bed", "bath", "acre_lot", "house_size", "prev_sold_date"])
+def test_fields_the_listing_schema_treats_as_optional_may_be_absent_or_null(field: str) -> None:
+    absent = {k: v for k, v in VALID.items() if k != field}
+    assert getattr(ListingIn.model_validate(absent), field) is None
+    assert getattr(ListingIn.model_validate({**VALID, field: None}), field) is None
 
 
 def test_unknown_state_is_valid_input() -> None:

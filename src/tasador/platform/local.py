@@ -155,6 +155,7 @@ class LocalPlatform:
         """Start what is not configured, create the databases, apply migrations."""
         state = settings.state_dir.resolve()
         state.mkdir(parents=True, exist_ok=True)
+        state.chmod(0o700)  # a folder from an older tasador may be open to others
         platform = cls(settings=settings, urls=resolve_urls(settings))
         try:
             platform._start(state, on_step)

@@ -73,10 +73,13 @@ class MlflowServer:
         return f"http://{self.host}:{self.port}"
 
     def command(self) -> list[str]:
-        """The command line that starts the server (same interpreter, so the same venv)."""
+        """The command line that starts the server (same interpreter, so the same venv).
+
+        The backend URL, which may hold a password, is passed in the environment
+        (`MLFLOW_BACKEND_STORE_URI`), never on the command line that `ps` shows every user.
+        """
         return [
             sys.executable, "-m", "mlflow", "server",
-            "--backend-store-uri", self.backend_uri,
             "--artifacts-destination", self.artifacts_destination,
             "--serve-artifacts",
             "--host", self.host,
@@ -107,7 +110,7 @@ class MlflowServer:
         else:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             self._log_path = self.log_file
-        env = {**os.environ, **QUIET_ENV, **self.env}
+        env = {**os.environ, **QUIET_ENV, **self.env, "MLFLOW_BACKEND_STORE_URI": self.backend_uri}
         logger.info("starting MLflow server on %s", self.url)
         with self._log_path.open("ab") as log:
             self._process = subprocess.Popen(

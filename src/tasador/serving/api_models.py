@@ -99,8 +99,9 @@ class ListingPrediction(BaseModel):
     price: float = Field(description="predicted price (USD)")
     log_price: float = Field(description="the model's output: natural log of the price")
     fallbacks: list[str] = Field(
-        description="encoded fields (state, city, zip_code) that were missing or unseen in "
-        "training, so the encoding's global-mean fallback was used"
+        description="fields the model priced without: optional fields that were missing (absent "
+        "or null), and state, city or ZIP codes unseen in training (priced with the encoding's "
+        "global-mean fallback)"
     )
 
 
@@ -151,7 +152,9 @@ class ReloadStatusOut(BaseModel):
     last_checked_at: datetime | None
     last_success_at: datetime | None
     last_failure_at: datetime | None
-    last_error: str | None
+    last_error: str | None = Field(
+        description="a fixed description of the last failure (the service log has its detail)"
+    )
     successes: int
     failures: int
     poll_seconds: float
@@ -184,6 +187,30 @@ class ReloadOut(BaseModel):
     version: str | None
     changed: bool
     error: str | None
+
+
+class FieldErrorOut(BaseModel):
+    """Why one field (or the body) was refused."""
+
+    loc: list[str | int] = Field(description='where: "body", then the listing\'s index, the field')
+    msg: str
+    type: str
+    input: str | float | int | bool | None = Field(
+        None, description="the refused value, when it is a short scalar (never a whole listing)"
+    )
+
+
+class RefusedOut(BaseModel):
+    """A refused body: its first errors (at most 50) and how many there were."""
+
+    detail: list[FieldErrorOut]
+    error_count: int
+
+
+class UnreadableOut(BaseModel):
+    """A body that could not be read at all."""
+
+    detail: str
 
 
 class HealthOut(BaseModel):

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 
 from tasador.serving.api_models import ListingIn
 from tasador.serving.body_reader import BodyReader
-from tasador.serving.errors import invalid_request
+from tasador.serving.errors import RefusedBodyError, invalid_request, refused_body
 from tasador.serving.middleware import RequestMetrics
 from tasador.serving.model_holder import ModelHolder
 from tasador.serving.routes import model, prediction, service
@@ -79,6 +79,7 @@ def create_app(
     app.state.serving = state
     app.add_middleware(RequestMetrics, metrics=state.metrics)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(RefusedBodyError, refused_body)
     for router in (service.router, model.router, prediction.router):
         app.include_router(router)
     _document_listing(app, max_batch)

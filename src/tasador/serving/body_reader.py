@@ -1,22 +1,36 @@
 """Reads a listing body straight from bytes: the columnar fast path, else pydantic in one pass.
 
-Invalid bodies raise FastAPI's `RequestValidationError`, so they get its usual 422 (`detail`: a
-list of `loc`, `msg`, `type`), `loc` starting with "body" and naming the field (`["body", "bed"]`,
-or `["body", 3, "bed"]` for the fourth listing of a list).
+Invalid bodies raise `RefusedBodyError`: a 422 whose `detail` lists `loc`, `msg`, `type` (see
+`serving.errors`), `loc` starting with "body" and naming the field (`["body", "bed"]`, or
+`["body", 3, "bed"]` for the fourth listing of a list); a body that is not UTF-8 gets 400. A large
+body that misses the fast path is validated in a worker thread, so that neither its validation nor
+its errors hold up the event loop.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
-import orjson
-from fastapi import Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from tasador.serving.api_models import ListingIn
 from tasador.serving.columnar import FastReader, listing_columns
+from tasador.serving.errors import RefusedBodyError, field_errors, not_utf8
 from tasador.training.features import Columns
+
+LARGE_BODY: Final[int] = 64_000  # bytes; larger bodies that miss the fast path go to a thread
+
+
+def require_json(request: Request) -> None:
+    """415 unless the body is declared JSON: a web page cannot post JSON across origins without a
+    preflight, so this keeps other sites' forms out of the inference log."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        raise HTTPException(415, "the body must be JSON: send Content-Type: application/json")
 
 
 def is_list(raw: bytes) -> bool:
@@ -24,17 +38,14 @@ def is_list(raw: bytes) -> bool:
     return raw.lstrip(b" \t\r\n")[:1] == b"["
 
 
-def validation_error(err: ValidationError, raw: bytes) -> RequestValidationError:
-    """FastAPI's 422 for a body that pydantic refused, with the parsed body kept for the log."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        body = None
-    errors = [
-        {**e, "loc": ("body", *e["loc"])}
-        for e in err.errors(include_url=False, include_input=True, include_context=True)
-    ]
-    return RequestValidationError(errors, body=body)
+def refusal(err: ValidationError, raw: bytes) -> RefusedBodyError:
+    """The 422 of a body that pydantic refused (400 when its bytes are not even UTF-8)."""
+    if err.error_count() == 1 and err.errors()[0]["type"] == "json_invalid" and not_utf8(raw):
+        return RefusedBodyError(400, {"detail": "the body is not UTF-8 text"}, raw)
+    errors = (
+        {**e, "loc": ("body", *e["loc"])} for e in err.errors(include_url=False, include_input=True)
+    )
+    return RefusedBodyError(422, field_errors(errors, err.error_count()), raw)
 
 
 class BodyReader:
@@ -51,11 +62,12 @@ class BodyReader:
 
     async def listing(self, request: Request) -> tuple[BaseModel, bytes]:
         """(one validated listing, raw body)."""
+        require_json(request)
         raw = await request.body()
         try:
             return self.one.validate_json(raw), raw
         except ValidationError as err:
-            raise validation_error(err, raw) from None
+            raise refusal(err, raw) from None
 
     async def listings(self, request: Request) -> tuple[Columns, bool, bytes]:
         """(the listings' columns, whether the body was a single listing, raw body).
@@ -63,13 +75,22 @@ class BodyReader:
         A list goes through the columnar fast path; what that path cannot take, and any single
         listing, is validated by pydantic.
         """
+        require_json(request)
         raw = await request.body()
         listed = is_list(raw)
         if listed and (columns := self.fast.read(raw, self.max_batch)) is not None:
             return columns, False, raw
+        if len(raw) > LARGE_BODY:
+            columns = await run_in_threadpool(self._validated, raw, listed)
+        else:
+            columns = self._validated(raw, listed)
+        return columns, not listed, raw
+
+    def _validated(self, raw: bytes, listed: bool) -> Columns:
+        """The columns of a body validated by pydantic; `RefusedBodyError` when it is invalid."""
         try:
             if listed:
-                return listing_columns(self.many.validate_json(raw)), False, raw
-            return listing_columns([self.one.validate_json(raw)]), True, raw
+                return listing_columns(self.many.validate_json(raw))
+            return listing_columns([self.one.validate_json(raw)])
         except ValidationError as err:
-            raise validation_error(err, raw) from None
+            raise refusal(err, raw) from None

@@ -11,6 +11,7 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
+from tasador.platform import PRIVATE_UMASK
 from tasador.serving.openmp import VARIABLE, wait_passively
 from tasador.settings import Settings, get_settings
 
@@ -66,7 +67,9 @@ def app_from_settings(settings: Settings) -> FastAPI:
 
 
 def create_served_app() -> FastAPI:
-    """The app from the environment's settings (`uvicorn --factory`)."""
+    """The app from the environment's settings (`uvicorn --factory`); the files it writes (the
+    inference log's spill file) are its owner's only, as under `tasador serve`."""
+    os.umask(PRIVATE_UMASK)
     return app_from_settings(get_settings())
 
 

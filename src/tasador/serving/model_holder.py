@@ -32,6 +32,7 @@ from tasador.training.features import FeatureSpec
 
 logger = logging.getLogger(__name__)
 
+PUBLIC_RELOAD_ERROR: Final[str] = "the last reload failed; the service log has the detail"
 ONE_BLOCK_ROWS: Final[int] = 64  # XGBoost's CPU predictor hands rows to threads in blocks of 64
 
 
@@ -224,13 +225,14 @@ class ModelHolder:
                 return
 
     def describe(self) -> dict[str, Any]:
-        """The reload status as plain values (for /model and logs)."""
+        """The reload status as plain values, for the public /model: a failure is described in
+        fixed words (its detail, with registry URLs and exception text, is in the service log)."""
         s = self._status
         return {
             "last_checked_at": s.last_checked_at,
             "last_success_at": s.last_success_at,
             "last_failure_at": s.last_failure_at,
-            "last_error": s.last_error,
+            "last_error": PUBLIC_RELOAD_ERROR if s.last_error else None,
             "successes": s.successes,
             "failures": s.failures,
             "poll_seconds": s.poll_seconds,

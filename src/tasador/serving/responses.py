@@ -9,6 +9,7 @@ import numpy as np
 import orjson
 from fastapi.responses import Response
 
+from tasador import schema
 from tasador.training.features import FeatureSpec
 
 
@@ -22,26 +23,30 @@ class OrjsonResponse(Response):
 
 
 @lru_cache(maxsize=8)
-def _fallback_lists(encoded: tuple[str, ...]) -> tuple[list[str], ...]:
-    """Every combination of encoded fields that fell back, by bit mask (bit i: field i)."""
+def _fallback_lists(fields: tuple[str, ...]) -> tuple[list[str], ...]:
+    """Every combination of fields priced without, by bit mask (bit i: field i)."""
     return tuple(
-        [col for i, col in enumerate(encoded) if mask >> i & 1] for mask in range(2 ** len(encoded))
+        [col for i, col in enumerate(fields) if mask >> i & 1] for mask in range(2 ** len(fields))
     )
 
 
-def fallback_fields(x: np.ndarray, spec: FeatureSpec) -> list[list[str]]:
-    """Per row of the model matrix, the encoded fields that used the encoding's fallback.
+def fallback_fields(
+    x: np.ndarray, spec: FeatureSpec, inputs: tuple[schema.ListingInput, ...] = schema.MODEL_INPUTS
+) -> list[list[str]]:
+    """Per row of the model matrix, the fields the model priced it without: an optional field
+    that was missing, or a category unseen in training (its encoding's global-mean fallback).
 
-    A value missing or unseen in training is encoded with the fallback and a training count of 0,
-    while every known value has a count of at least 1; so the count columns say it. The lists are
-    shared between rows (read them, do not change them).
+    The model matrix says it: a missing number or date is NaN, and a missing or unseen category is
+    encoded with a training count of 0 where every known one has at least 1. The lists are shared
+    between rows (read them, do not change them).
     """
-    encoded = tuple(spec.encodings)
+    checks = spec.table(inputs).fallbacks
     mask = np.zeros(len(x), dtype=np.intp)
-    for i, col in enumerate(encoded):
-        count = x[:, spec.feature_names.index(f"{col}_n")]
-        mask |= (count == 0).astype(np.intp) << i
-    lists = _fallback_lists(encoded)
+    for i, (_, feature, is_count) in enumerate(checks):
+        column = x[:, spec.feature_names.index(feature)]
+        missing = column == 0 if is_count else np.isnan(column)
+        mask |= missing.astype(np.intp) << i
+    lists = _fallback_lists(tuple(field for field, _, _ in checks))
     return [lists[m] for m in mask.tolist()]
 
 
@@ -57,11 +62,3 @@ def priced(
         )
     ]
     return price, items
-
-
-def jsonable(value: Any) -> Any:
-    """`value` as plain JSON values (what orjson cannot write, such as huge integers, as text)."""
-    try:
-        return orjson.loads(orjson.dumps(value, default=str))
-    except TypeError:
-        return {"unserialisable": repr(value)[:10_000]}

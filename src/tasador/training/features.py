@@ -103,6 +103,21 @@ class FeatureTable:
             *((f"{f.name}_{s}", (f.name,)) for f in self.encoded for s in ("te", "n")),
         )
 
+    @cached_property
+    def fallbacks(self) -> tuple[tuple[str, str, bool], ...]:
+        """(field, the feature that tells whether the model had it, whether that feature is a
+        training count) for each field that can be priced without: an optional number or date
+        (the feature is NaN when it is missing) and every encoded field (a count of 0 when it is
+        missing or unseen in training), in the order of the inputs."""
+        found: dict[str, tuple[str, str, bool]] = {}
+        for f in (*self.numbers, *self.dates):
+            if not f.required:
+                name = _number_feature(f) if f in self.numbers else f"{_date_stem(f)}_year"
+                found[f.name] = (f.name, name, False)
+        for f in self.encoded:
+            found[f.name] = (f.name, f"{f.name}_n", True)
+        return tuple(found[f.name] for f in self.inputs if f.name in found)
+
     @property
     def declared_choices(self) -> dict[str, tuple[str, ...]]:
         return {f.name: f.choices for f in self.choices}

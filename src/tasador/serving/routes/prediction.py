@@ -22,7 +22,13 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from tasador.serving.api_models import BatchPredictionOut, ExplanationOut, PredictionOut
+from tasador.serving.api_models import (
+    BatchPredictionOut,
+    ExplanationOut,
+    PredictionOut,
+    RefusedOut,
+    UnreadableOut,
+)
 from tasador.serving.columnar import listing_columns
 from tasador.serving.deps import State
 from tasador.serving.explain import explain
@@ -33,7 +39,10 @@ router = APIRouter(tags=["predict"])
 
 _LISTING = {"$ref": "#/components/schemas/ListingIn"}
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": UnreadableOut, "description": "the body is not UTF-8 text"},
     413: {"description": "body too large"},
+    415: {"description": "the body is not declared as JSON (Content-Type: application/json)"},
+    422: {"model": RefusedOut, "description": "invalid listing: the fields and why"},
     503: {"description": "no model loaded yet"},
 }
 

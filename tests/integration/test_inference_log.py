@@ -288,6 +288,46 @@ def test_close_with_database_down_spills_and_a_new_log_replays_once(
     assert len(stored_ids(engine)) == len(records)
 
 
+def test_spilled_bodies_with_line_breaks_and_any_bytes_are_replayed_exactly_once(
+    engine: sa.Engine, own_postgres: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    """Bodies are kept as the bytes received: pretty-printed JSON spans lines, and a refused body
+    may not even be UTF-8; the spill file must bring every one back, byte for byte."""
+    bodies = [
+        orjson.dumps({"bed": 3, "state": "Ohio"}, option=orjson.OPT_INDENT_2),  # line breaks
+        b'[\r\n  {"bed": 2},\r\n  {"bed": 4}\r\n]',
+        b'{"bed": 3}',
+        b'{"city": "\xff\xfe\n"}',  # not UTF-8 (what the log keeps of a 400)
+    ]
+    records = []
+    for i in range(40):
+        record = make_record(i)
+        record["inputs"] = orjson.Fragment(bodies[i % len(bodies)])
+        record["outputs"] = orjson.Fragment(bodies[(i + 1) % 3])
+        records.append(record)
+    spill = tmp_path / "spill.jsonl"
+    own_postgres.stop()
+    log = InferenceLog(engine, spill_path=spill, **FAST_RETRY)
+    log.start()
+    for record in records:
+        log.submit(record)
+    log.close(timeout=10)
+    assert sum(1 for _ in spill.open("rb")) == len(records)  # one line a record
+
+    own_postgres.start()
+    again = InferenceLog(engine, spill_path=spill, **FAST_RETRY)
+    again.start()
+    wait_until(all_stored(engine, {r["request_id"] for r in records}))
+    again.close()
+    assert again.rejected == 0
+    assert sorted(stored_ids(engine)) == sorted(r["request_id"] for r in records)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT request_id::text, inputs FROM inference_requests"))
+        kept = {request_id: compressed_json.unpack_text(frame) for request_id, frame in rows}
+    for i, record in enumerate(records):
+        assert kept[record["request_id"]] == bodies[i % len(bodies)]
+
+
 def test_memory_stays_bounded_while_the_database_is_down(
     engine: sa.Engine, own_postgres: EmbeddedPostgres, tmp_path: Path
 ) -> None:

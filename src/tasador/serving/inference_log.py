@@ -15,6 +15,7 @@ atomically after each committed chunk, and both files are removed when the repla
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import os
@@ -53,19 +54,36 @@ _DATA_ERRORS: Final = (
 )
 
 
+_FRAGMENT: Final[str] = "__tasador_fragment_base64__"
+
+
 def record_line(record: Mapping[str, Any]) -> bytes:
-    """One record as a JSON line (UUIDs, datetimes and numpy values as JSON)."""
-    return orjson.dumps(dict(record), option=_JSON_OPTIONS, default=str)
+    """One record as one JSON line (UUIDs, datetimes and numpy values as JSON).
+
+    A body kept as the bytes received (`orjson.Fragment`) may hold line breaks, or bytes that are
+    not UTF-8: it is written in base64, so every record is exactly one line.
+    """
+    line = {
+        key: {_FRAGMENT: base64.b64encode(orjson.dumps(value)).decode("ascii")}
+        if isinstance(value, orjson.Fragment)
+        else value
+        for key, value in record.items()
+    }
+    return orjson.dumps(line, option=_JSON_OPTIONS, default=str)
 
 
 def parse_record_line(line: bytes) -> dict[str, Any]:
-    """The record of one spill-file line, with `received_at` back as a datetime."""
+    """The record of one spill-file line, with `received_at` back as a datetime and bodies back
+    as the bytes received."""
     record = orjson.loads(line)
     if not isinstance(record, dict):
         raise ValueError(f"spill line is not a JSON object: {line[:80]!r}")
     received = record.get("received_at")
     if isinstance(received, str):
         record["received_at"] = datetime.fromisoformat(received)
+    for key, value in record.items():
+        if isinstance(value, dict) and len(value) == 1 and _FRAGMENT in value:
+            record[key] = orjson.Fragment(base64.b64decode(value[_FRAGMENT]))
     return record
 
 

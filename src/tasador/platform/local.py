@@ -66,9 +66,16 @@ class ServiceUrls:
         return out
 
 
+def local_postgres(settings: Settings) -> EmbeddedPostgres:
+    """The embedded PostgreSQL of the state folder (started or not)."""
+    return EmbeddedPostgres(
+        data_dir=settings.state_dir.resolve() / "postgres", port=settings.db.embedded_port
+    )
+
+
 def resolve_urls(settings: Settings) -> ServiceUrls:
     """The configured URLs, falling back to where the local profile runs each service."""
-    local_pg = EmbeddedPostgres(data_dir=Path(), port=settings.db.embedded_port)
+    local_pg = local_postgres(settings)
     return ServiceUrls(
         raw_db=settings.db.raw_url or local_pg.url(RAW_DB),
         clean_db=settings.db.clean_url or local_pg.url(CLEAN_DB),
@@ -170,9 +177,7 @@ class LocalPlatform:
         require_free(listeners(settings, postgres=needs_pg))
         if needs_pg:
             on_step("PostgreSQL")
-            self.postgres = EmbeddedPostgres(
-                data_dir=state / "postgres", port=settings.db.embedded_port
-            )
+            self.postgres = local_postgres(settings)
             with _starting("the embedded PostgreSQL"):  # its error ends with its log
                 self.postgres.start()
             self.started.append("postgres")
@@ -279,19 +284,15 @@ def local_postgres_running(settings: Settings) -> Iterator[None]:
     if settings.db.raw_url and settings.db.clean_url:
         yield
         return
-    server = EmbeddedPostgres(
-        data_dir=settings.state_dir.resolve() / "postgres", port=settings.db.embedded_port
-    )
-    if not (server.data_dir / "PG_VERSION").exists():
+    server = local_postgres(settings)
+    if not server.initialised:
         raise RuntimeError(
             f"no database configured and no local state in {settings.state_dir}: "
             "run `tasador up` (make run) first, or set TASADOR_DB_RAW_URL and TASADOR_DB_CLEAN_URL"
         )
-    if server.is_running():
-        yield
-        return
-    server.start()
+    started = server.start()  # False when it runs already: then it is someone else's to stop
     try:
         yield
     finally:
-        server.stop()
+        if started:
+            server.stop()

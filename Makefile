@@ -5,25 +5,34 @@ UV := .venv-uv/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: run test lint bench env clean
+.PHONY: run test lint audit bench env runtime clean
 
 $(UV):
 	$(PYTHON) -m venv .venv-uv
 	.venv-uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-env: $(UV)
+env: $(UV) ## the package with the test and lint tools
 	$(UV) sync --frozen --python $(PYTHON)
 
-run: env ## the whole loop on the local platform, then keep the services up
+runtime: $(UV) ## the package alone: what `make run` needs
+	$(UV) sync --frozen --no-dev --python $(PYTHON)
+
+run: runtime ## the whole loop on the local platform, then keep the services up
 	.venv/bin/tasador up
 
 test: env ## the whole suite against real services
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 
-lint: env
+lint: env ## style, types, security findings (bandit) and secrets in tracked files
 	.venv/bin/ruff check src tests bench
 	.venv/bin/ruff format --check src tests bench
 	.venv/bin/mypy
+	.venv/bin/bandit -q -r src -ll
+	git ls-files -z | xargs -0 .venv/bin/detect-secrets-hook --baseline .secrets.baseline
+
+audit: $(UV) ## known vulnerabilities of the locked packages (needs the advisory service online)
+	$(UV) sync --frozen --group audit --python $(PYTHON)
+	.venv/bin/pip-audit --skip-editable --progress-spinner off
 
 bench: env ## speed against peers; installs wrk (Debian) where it can, so the servers are measured
 	bash .ci/debian-packages wrk

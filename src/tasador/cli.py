@@ -34,16 +34,31 @@ if TYPE_CHECKING:
     from tasador.pipeline import RoundResult
 
 app = typer.Typer(
-    help="tasador: a house-price model kept continuously trained, served and explained.",
+    help="tasador: a house-price model kept continuously trained, served and explained. "
+    "Every setting is a TASADOR_* environment variable (or a line in .env).",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # plain click help: `--wait / --no-wait`, no `<bool>` beside flags
 )
 console = Console()
 logger = logging.getLogger("tasador")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"tasador {version('tasador')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _before_every_command() -> None:
+def _before_every_command(
+    _version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="print the version"),
+    ] = None,
+) -> None:
     """Before any command: files it and its services create are their owner's only (state,
     logs, request bodies, secrets), and library notes that say nothing to a user are silenced."""
     os.umask(PRIVATE_UMASK)
@@ -68,8 +83,12 @@ def _configure_logging(settings: Settings) -> None:
         force=True,
     )
     logging.getLogger("tasador").setLevel(level if level == "DEBUG" else logging.WARNING)
-    for noisy in ("httpx", "alembic", "urllib3", "optuna", "stamina"):
+    for noisy in ("httpx", "alembic", "urllib3", "optuna"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # the data API client logs each retry itself, with what failed; stamina would say it again
+    import stamina.instrumentation
+
+    stamina.instrumentation.set_on_retry_hooks([])
     # MLflow warns on every logged model about pickling and pip; errors still show
     logging.getLogger("mlflow").setLevel(logging.ERROR)
 
@@ -111,14 +130,17 @@ def _progress() -> Progress:
     )
 
 
-def _summary(results: list[RoundResult]) -> Group:
+def _summary(results: list[RoundResult], this_run: int | None = None) -> Group:
     """What each batch did: the facts as a table, then each batch's reason in full.
 
     The reasons are sentences; as a table column they would wrap a few characters a line in a
     terminal (or a log) 80 columns wide, so they go under the table, wrapped at words.
     """
+    title = "tasador: what each batch did"
+    if this_run is not None and this_run != len(results):
+        title += f" (all {len(results)}; {this_run} in this run)"
     table = Table(
-        title="tasador: what each batch did",
+        title=title,
         box=box.SIMPLE_HEAD,
         show_edge=False,
         collapse_padding=True,
@@ -148,22 +170,40 @@ def _summary(results: list[RoundResult]) -> Group:
 
 
 def _run_loop(settings: Settings, rounds: int | None) -> list[RoundResult]:
+    """The rounds, with progress; then the whole history, this run's batches and earlier ones.
+
+    A data API that keeps failing ends the command with one line (exit code 1); the traceback
+    is printed at TASADOR_LOG_LEVEL=DEBUG.
+    """
+    from tasador.datasource.client import DataApiError
+    from tasador.pipeline import run_loop, summarize
+    from tasador.storage import clean_store
     from tasador.wiring import open_loop
 
-    with open_loop(settings) as (client, stores, config), _progress() as progress:
-        from tasador.pipeline import run_loop
-
-        reporter = RichReporter(progress)
-        results = run_loop(client, stores, config, rounds=rounds, reporter=reporter)
-        done = len(results)
-        progress.update(
-            reporter.round_task,
-            description=f"{done} batch{'es' if done != 1 else ''} processed",
-            total=done,
-            completed=done,
-        )
-        progress.update(reporter.trial_task, visible=False)
-    console.print(_summary(results))
+    with open_loop(settings) as (client, stores, config):
+        try:
+            with _progress() as progress:
+                reporter = RichReporter(progress)
+                results = run_loop(client, stores, config, rounds=rounds, reporter=reporter)
+                done = len(results)
+                progress.update(
+                    reporter.round_task,
+                    description=f"{done} batch{'es' if done != 1 else ''} processed",
+                    total=done,
+                    completed=done,
+                )
+                progress.update(reporter.trial_task, visible=False)
+        except DataApiError as err:
+            if settings.log_level.upper() == "DEBUG":
+                console.print_exception()
+            console.print(
+                f"[bold red]the data API failed:[/bold red] {err}. Check that it answers at "
+                f"{client.base_url} (TASADOR_DATA_API_URL); `tasador run` picks up from here.",
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from None
+        history = [summarize(stores, b.batch_id) for b in clean_store.list_batches(stores.clean)]
+    console.print(_summary(history, this_run=len(results)))
     for outcome in client.outcomes:
         if outcome.attempts > 1 or str(outcome.outcome) not in {"ok", "finished"}:
             console.print(
@@ -178,7 +218,12 @@ def up(
     rounds: Annotated[int | None, typer.Option(help="stop after N rounds")] = None,
     wait: Annotated[bool, typer.Option(help="keep the services up until Ctrl-C")] = True,
 ) -> None:
-    """Start the local platform, run the loop over every batch, then keep the services up."""
+    """Start the local platform, run the loop over every batch, then keep the services up.
+
+    Needs nothing running: starts what no URL configures (PostgreSQL, MLflow, the data API
+    simulator) and the inference API. Reads every setting; TASADOR_STATE_DIR holds the local
+    state.
+    """
     from tasador.platform import PlatformStartError
     from tasador.platform.local import LocalPlatform
 
@@ -273,7 +318,12 @@ def _urls_table(urls: dict[str, str]) -> Table:
 def run(
     rounds: Annotated[int | None, typer.Option(help="stop after N rounds")] = None,
 ) -> None:
-    """Run rounds against the configured services until the data API is exhausted."""
+    """Run rounds against the configured services until the data API is exhausted.
+
+    Needs the services up (a `tasador up` in another terminal, or the URLs in TASADOR_DB_*_URL,
+    TASADOR_MLFLOW_TRACKING_URI, TASADOR_DATA_API_URL). Reads TASADOR_DATA_API_*,
+    TASADOR_TRAIN_*, TASADOR_DECISION_*, TASADOR_MLFLOW_*, TASADOR_DB_*.
+    """
     settings = get_settings()
     _configure_logging(settings)
     _run_loop(settings, rounds)
@@ -293,7 +343,10 @@ def datasource(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="seed of the synthetic dataset")] = None,
 ) -> None:
-    """Serve the data API simulator alone."""
+    """Serve the data API simulator alone.
+
+    Needs nothing running. Reads TASADOR_SIMULATOR_* (the options override them).
+    """
     import uvicorn
 
     from tasador.datasource.simulator import build_simulator
@@ -315,7 +368,9 @@ def serve(
 ) -> None:
     """Serve the inference API: the model that holds `production`, followed by polling.
 
-    One uvicorn worker (metrics are per process); run more processes to scale.
+    Needs the MLflow server and RAW DATA's PostgreSQL (it answers /health without them, and keeps
+    requests in a spill file while the database is down). Reads TASADOR_SERVING_*,
+    TASADOR_MLFLOW_*, TASADOR_DB_RAW_URL. One uvicorn worker: run more processes to scale.
     """
     from tasador.serving.main import serve as serve_api
 
@@ -326,7 +381,11 @@ def serve(
 
 @app.command()
 def status() -> None:
-    """The decision history: every batch, its rows, drift, decision and model outcome."""
+    """The decision history: every batch, its rows, drift, decision and model outcome.
+
+    Needs CLEAN DATA: the state folder's PostgreSQL is started for the command when it is not
+    running (and left running when it was). Reads TASADOR_DB_*, TASADOR_STATE_DIR.
+    """
     from tasador.pipeline import summarize
     from tasador.platform.local import local_postgres_running
     from tasador.storage import clean_store
@@ -353,6 +412,8 @@ def requests_(
     """The inference requests stored in RAW DATA, newest first, one JSON object per line.
 
     Each record has its request and answer bodies unpacked (RAW DATA keeps them compressed).
+    Needs RAW DATA: the state folder's PostgreSQL is started for the command when it is not
+    running (and left running when it was). Reads TASADOR_DB_*, TASADOR_STATE_DIR.
     """
     from tasador.platform.local import local_postgres_running, resolve_urls
     from tasador.serving.inference_log import record_line

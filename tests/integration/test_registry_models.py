@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
@@ -10,7 +12,10 @@ from mlflow import MlflowClient
 
 from tasador.platform.mlflow_server import MlflowServer
 from tasador.registry.models import (
+    TAG_BATCH,
+    TAG_INTERRUPTED,
     ModelVersionRef,
+    ensure_experiment,
     find_version_for_batch,
     load_model_version,
     log_and_register,
@@ -144,3 +149,21 @@ def test_pyfunc_serves_the_same_prices(
     )
     assert model.metadata.signature is not None
     assert [c.name for c in model.metadata.signature.inputs] == list(INPUT_COLUMNS)
+
+
+def test_a_run_left_running_by_a_killed_process_is_marked_killed_on_retraining(
+    client: MlflowClient, trained: TrainedModel, data: pd.DataFrame
+) -> None:
+    name = f"tasador-interrupted-{uuid.uuid4().hex[:8]}"
+    experiment_id = ensure_experiment(client, f"{name}-exp")
+    # what a process killed in the middle of logging batch 7 leaves behind
+    phantom = client.create_run(experiment_id, run_name="train-batch-7", tags={TAG_BATCH: "7"})
+    other = client.create_run(experiment_id, run_name="train-batch-8", tags={TAG_BATCH: "8"})
+
+    ref = register(client, name, trained, data, batch_id=7)
+
+    assert client.get_run(phantom.info.run_id).info.status == "KILLED"
+    assert TAG_INTERRUPTED in client.get_run(phantom.info.run_id).data.tags
+    assert client.get_run(ref.run_id).info.status == "FINISHED"
+    assert client.get_run(other.info.run_id).info.status == "RUNNING"  # another batch's
+    client.set_terminated(other.info.run_id, status="FINISHED")

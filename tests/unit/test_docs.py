@@ -36,4 +36,16 @@ def test_readme_documents_every_command_and_stays_short() -> None:
     assert commands
     for command in commands:
         assert f"tasador {command} " in readme, command
-    assert len(readme.encode()) < 12_000  # a user's document; investigations live in docs/
+    assert len(readme.encode()) <= 12 * 1024  # a user's document; investigations live in docs/
+
+
+def test_make_run_installs_the_package_alone_and_no_gpu_library() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    run = next(line for line in makefile.splitlines() if line.startswith("run:"))
+    assert run.split(":")[1].split("#")[0].split() == ["runtime"]
+    runtime = makefile.split("\nruntime:")[1].split("\n\n")[0]
+    assert "sync --frozen --no-dev" in runtime
+    lock = (ROOT / "uv.lock").read_text()
+    assert 'name = "xgboost-cpu"' in lock  # same API as `xgboost`, without the CUDA libraries
+    assert 'name = "xgboost"\n' not in lock
+    assert "nvidia" not in lock

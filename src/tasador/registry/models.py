@@ -50,6 +50,7 @@ MODEL_PATH: Final[str] = "model"
 ARTIFACTS_PATH: Final[str] = f"{MODEL_PATH}/artifacts"
 TAG_BATCH: Final[str] = "tasador.batch_id"
 TAG_WINDOW: Final[str] = "tasador.training_window"
+TAG_INTERRUPTED: Final[str] = "tasador.interrupted"
 EVAL_PREFIX: Final[str] = "eval_"
 VALID_PREFIX: Final[str] = "valid_"
 
@@ -191,6 +192,7 @@ def log_and_register(
     """
     tags = {TAG_BATCH: str(batch_id), TAG_WINDOW: training_window, **extra_tags}
     experiment_id = ensure_experiment(client, experiment)
+    end_interrupted_runs(client, experiment_id, batch_id)
     run = client.create_run(experiment_id, run_name=f"train-batch-{batch_id}", tags=tags)
     run_id = run.info.run_id
     try:
@@ -217,6 +219,22 @@ def log_and_register(
     _await_ready(client, model_name, str(version.version))
     logger.info("registered %s version %s (run %s)", model_name, version.version, run_id)
     return ModelVersionRef(name=model_name, version=str(version.version), run_id=run_id)
+
+
+def end_interrupted_runs(client: MlflowClient, experiment_id: str, batch_id: int) -> list[str]:
+    """Mark KILLED the runs of `batch_id` still RUNNING: a process killed while logging left
+    them (a live one would not be training this batch again), so the tracking UI shows no
+    phantom run. Returns their ids."""
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{TAG_BATCH}` = '{batch_id}' and attributes.status = 'RUNNING'",
+    )
+    for run in runs:
+        client.set_tag(run.info.run_id, TAG_INTERRUPTED, "the process logging it was stopped")
+        client.set_terminated(run.info.run_id, status="KILLED")
+        logger.warning("run %s of batch id %d was left running: marked KILLED", run.info.run_id,
+                       batch_id)  # fmt: skip
+    return [run.info.run_id for run in runs]
 
 
 def _example_listings(spec: FeatureSpec) -> pd.DataFrame:

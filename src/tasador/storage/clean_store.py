@@ -192,7 +192,7 @@ def advance_batch(
             )
         if to is not current:
             _set_status(tx, batch_id, to)
-            logger.info("batch %d: %s -> %s", batch_id, current, to)
+            logger.debug("batch id %d: %s -> %s", batch_id, current, to)
 
 
 def record_batch_error(engine: sa.Engine, batch_id: int, error: str | None) -> None:
@@ -278,7 +278,7 @@ def store_clean_rows(
             )
         )
         _raise_status(conn, batch_id, BatchStatus.CLEANED)
-    logger.info("batch %d: %d clean rows, %d rejected", batch_id, len(clean), len(rejected))
+    logger.debug("batch id %d: %d clean rows, %d rejected", batch_id, len(clean), len(rejected))
 
 
 def find_seen_listing_keys(

@@ -130,7 +130,7 @@ def store_raw_batch(
                     f"already stored as raw batch {existing.id} with content hash "
                     f"{existing.content_hash}, but it arrived again with hash {content_hash}"
                 )
-            logger.info("raw batch %d already stored as %d", batch_number, existing.id)
+            logger.info("batch %d already stored (batch id %d)", batch_number, existing.id)
             return StoredBatch(batch_id=int(existing.id), created=False)
         batch_id = int(inserted.id)
         written = 0
@@ -145,7 +145,7 @@ def store_raw_batch(
             copy_in_stream(cursor, "raw_listings", _LISTING_COPY_COLUMNS, parts())
         if written != row_count:  # raising here rolls the whole batch back
             raise ValueError(f"raw batch {batch_number}: {written} rows sent, {row_count} expected")
-    logger.info("stored raw batch %d (%d rows) as %d", batch_number, row_count, batch_id)
+    logger.info("batch %d: %d rows stored (batch id %d)", batch_number, row_count, batch_id)
     return StoredBatch(batch_id=batch_id, created=True)
 
 

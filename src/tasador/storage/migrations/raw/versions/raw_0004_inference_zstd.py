@@ -32,11 +32,11 @@ def _rewrite_bodies(convert: Callable[[bytes], bytes]) -> None:
     """Every stored body through `convert`, `CHUNK_ROWS` records at a time (by request id)."""
     conn = op.get_bind()
     select = sa.text(
-        f"SELECT request_id, inputs, outputs FROM {_TABLE}"
+        "SELECT request_id, inputs, outputs FROM inference_requests"
         " WHERE request_id > :after ORDER BY request_id LIMIT :n"
     )
     update = sa.text(
-        f"UPDATE {_TABLE} SET inputs = :inputs, outputs = :outputs WHERE request_id = :id"
+        "UPDATE inference_requests SET inputs = :inputs, outputs = :outputs WHERE request_id = :id"
     )
     after = "00000000-0000-0000-0000-000000000000"
     while rows := conn.execute(select, {"after": after, "n": CHUNK_ROWS}).all():

@@ -8,7 +8,8 @@ the explanation's grouping are all derived from it, so a new field is added here
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
@@ -155,6 +156,69 @@ STATES: Final[tuple[str, ...]] = (
     "Wyoming",
 )
 
+# The USPS code of each state and territory.
+STATE_CODES: Final[dict[str, str]] = {
+    "Alabama": "AL",
+    "Alaska": "AK",
+    "Arizona": "AZ",
+    "Arkansas": "AR",
+    "California": "CA",
+    "Colorado": "CO",
+    "Connecticut": "CT",
+    "Delaware": "DE",
+    "District of Columbia": "DC",
+    "Florida": "FL",
+    "Georgia": "GA",
+    "Guam": "GU",
+    "Hawaii": "HI",
+    "Idaho": "ID",
+    "Illinois": "IL",
+    "Indiana": "IN",
+    "Iowa": "IA",
+    "Kansas": "KS",
+    "Kentucky": "KY",
+    "Louisiana": "LA",
+    "Maine": "ME",
+    "Maryland": "MD",
+    "Massachusetts": "MA",
+    "Michigan": "MI",
+    "Minnesota": "MN",
+    "Mississippi": "MS",
+    "Missouri": "MO",
+    "Montana": "MT",
+    "Nebraska": "NE",
+    "Nevada": "NV",
+    "New Hampshire": "NH",
+    "New Jersey": "NJ",
+    "New Mexico": "NM",
+    "New York": "NY",
+    "North Carolina": "NC",
+    "North Dakota": "ND",
+    "Ohio": "OH",
+    "Oklahoma": "OK",
+    "Oregon": "OR",
+    "Pennsylvania": "PA",
+    "Puerto Rico": "PR",
+    "Rhode Island": "RI",
+    "South Carolina": "SC",
+    "South Dakota": "SD",
+    "Tennessee": "TN",
+    "Texas": "TX",
+    "Utah": "UT",
+    "Vermont": "VT",
+    "Virgin Islands": "VI",
+    "Virginia": "VA",
+    "Washington": "WA",
+    "West Virginia": "WV",
+    "Wisconsin": "WI",
+    "Wyoming": "WY",
+}
+# What a request may call a state, in any case: its name or its USPS code (nothing ambiguous).
+STATE_NAMES: Final[dict[str, str]] = {
+    **{name.lower(): name for name in STATES},
+    **{code.lower(): name for name, code in STATE_CODES.items()},
+}
+
 # Columns that identify one property; two rows with the same key are the same home listed twice.
 PROPERTY_KEY: Final[tuple[str, ...]] = (
     "street",
@@ -202,6 +266,8 @@ class ListingInput:
     choices: tuple[str, ...] = ()
     max_length: int | None = None
     keyed_within: str | None = None
+    # TEXT: lowercase spellings -> the known value (left out of the hash: it is a dict)
+    canonical: Mapping[str, str] | None = field(default=None, hash=False, compare=False)
     example: object = None
 
     @property
@@ -226,7 +292,14 @@ LISTING_INPUTS: Final[tuple[ListingInput, ...]] = (
     ListingInput(BY_NAME["bath"], Kind.NUMBER, example=2),
     ListingInput(BY_NAME["acre_lot"], Kind.NUMBER, transform=Transform.LOG1P, example=0.25),
     ListingInput(BY_NAME["house_size"], Kind.NUMBER, transform=Transform.LOG, example=1600),
-    ListingInput(BY_NAME["state"], Kind.TEXT, required=True, max_length=100, example="Connecticut"),
+    ListingInput(
+        BY_NAME["state"],
+        Kind.TEXT,
+        required=True,
+        max_length=100,
+        canonical=STATE_NAMES,
+        example="Connecticut",
+    ),
     ListingInput(
         BY_NAME["status"], Kind.CHOICE, required=True, choices=STATUSES, example="for_sale"
     ),

@@ -251,6 +251,31 @@ def test_invalid_listings_get_422_naming_the_field(api: str) -> None:
     assert answer.status_code == 422
 
 
+def test_a_list_priced_item_by_item_prices_the_valid_and_names_each_invalid(api: str) -> None:
+    listings = [
+        LISTING,
+        {**LISTING, "acre_lot": 0.0},  # as real listings have it
+        {**LISTING, "bed": 44},
+        {**LISTING, "bath": 3},
+    ]
+    assert httpx.post(f"{api}/predict", json=listings).status_code == 422  # the default
+    answer = httpx.post(f"{api}/predict", params={"per_item": "true"}, json=listings)
+    assert answer.status_code == 200, answer.text
+    assert_answers_as(BatchPredictionOut, answer.json())
+    items = answer.json()["predictions"]
+    valid = httpx.post(f"{api}/predict", json=[LISTING, {**LISTING, "bath": 3}]).json()
+    assert [items[0]["price"], items[3]["price"]] == [p["price"] for p in valid["predictions"]]
+    assert [e["loc"] for e in items[1]["detail"]] == [["body", 1, "acre_lot"]]
+    assert [e["loc"] for e in items[2]["detail"]] == [["body", 2, "bed"]]
+    assert items[2]["error_count"] == 1
+    nothing = httpx.post(f"{api}/predict", params={"per_item": "true"}, json=listings[1:3])
+    assert nothing.status_code == 200
+    assert all("detail" in item for item in nothing.json()["predictions"])
+    assert (
+        httpx.post(f"{api}/predict", params={"per_item": "true"}, json={"a": 1}).status_code == 422
+    )
+
+
 @pytest.mark.parametrize("endpoint", ["/predict", "/explain"])
 def test_only_json_bodies_are_read(api: str, endpoint: str) -> None:
     body = orjson.dumps(LISTING)

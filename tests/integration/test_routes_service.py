@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -87,4 +88,10 @@ def test_openapi_documents_the_listing_body(api: str) -> None:
     assert set(document["paths"]) >= {
         "/health", "/ready", "/model", "/predict", "/explain", "/metrics", "/reload",
     }  # fmt: skip
-    assert httpx.get(f"{api}/docs").status_code == 200
+    docs = httpx.get(f"{api}/docs")
+    assert docs.status_code == 200
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", docs.text)
+    assert assets
+    assert not [a for a in assets if a.startswith(("http:", "https:", "//"))]  # no CDN
+    for asset in assets:
+        assert httpx.get(f"{api}{asset}").status_code == 200, asset

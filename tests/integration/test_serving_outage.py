@@ -3,6 +3,9 @@ comes back. Runs its own PostgreSQL server, since it stops it."""
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -10,20 +13,29 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import orjson
 import pytest
+import sqlalchemy as sa
 import xgboost as xgb
+from mlflow import MlflowClient
 
 from fixtures.http import running_server
 from fixtures.postgres import free_port
+from tasador.platform.mlflow_server import MlflowServer
 from tasador.platform.postgres import EmbeddedPostgres
+from tasador.registry.aliases import PRODUCTION
+from tasador.registry.models import log_and_register
 from tasador.serving.app import create_app
 from tasador.serving.inference_log import InferenceLog
 from tasador.serving.model_holder import ModelHolder, serve_model
+from tasador.storage import compressed_json
 from tasador.storage.engine import make_engine
 from tasador.storage.migrate import migrate
 from tasador.storage.raw_store import load_inference_records
 from tasador.training.features import build_features, fit_features
+from tasador.training.metrics import evaluate
 from tasador.training.synthetic import make_listings
+from tasador.training.train import predict_price, tune_and_train
 
 pytestmark = pytest.mark.integration
 
@@ -94,3 +106,103 @@ def test_database_outage_loses_no_request(own_postgres: EmbeddedPostgres, tmp_pa
     engine.dispose()
     assert stored == set(ids)
     assert len(ids) == 100
+
+
+def test_database_and_registry_outages_under_load_lose_nothing(
+    own_postgres: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    """Clients send for a few seconds (pretty-printed and compact bodies, single listings and
+    lists) while PostgreSQL is stopped and restarted and the MLflow server is killed and
+    restarted: no request fails, and every one is stored exactly once, its body as sent."""
+    data = make_listings(600, seed=12)
+    trained = tune_and_train(data[~data["is_holdout"]], n_trials=1, timeout_seconds=60, seed=3)
+    for database in ("raw_load", "mlflow_load"):
+        own_postgres.create_database(database)
+    raw_url = own_postgres.url("raw_load")
+    migrate(raw_url, "raw")
+    mlflow = MlflowServer(own_postgres.url("mlflow_load"), str(tmp_path / "art"), port=free_port())
+    mlflow.start()
+    engine = make_engine(raw_url)
+    try:
+        client = MlflowClient(tracking_uri=mlflow.url, registry_uri=mlflow.url)
+        holdout = data[data["is_holdout"]]
+        ref = log_and_register(
+            client, model_name="load", experiment="load", trained=trained,
+            evaluation=evaluate(holdout["price"].to_numpy(),
+                                predict_price(trained.booster, trained.spec, holdout)),
+            training_profile={}, batch_id=1, training_window="1", extra_tags={},
+            example_frame=data,
+        )  # fmt: skip
+        client.set_registered_model_alias("load", PRODUCTION, ref.version)
+        log = InferenceLog(
+            engine, spill_path=tmp_path / "spill.jsonl", flush_seconds=0.05, retry_initial=0.1,
+            retry_max=0.5,
+        )  # fmt: skip
+        app = create_app(
+            holder=ModelHolder(client, "load", poll_seconds=0.2),
+            inference_log=log,
+            model_name="load",
+            reload_token=None,
+            max_batch=10,
+            max_body_bytes=100_000,
+        )
+        sent: dict[str, bytes] = {}
+        failures: list[str] = []
+        stop = threading.Event()
+        with running_server(app) as url:
+            deadline = time.monotonic() + 60
+            while httpx.get(f"{url}/ready").status_code != 200:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+
+            def client_loop(worker: int) -> None:
+                with httpx.Client(base_url=url, timeout=30) as http:
+                    i = 0
+                    while not stop.is_set() and i < 2_000:
+                        body: object = {**LISTING, "bed": 1 + (worker + i) % 10}
+                        if i % 3 == 2:
+                            body = [body, {**LISTING, "bath": 1 + i % 4}]
+                        option = orjson.OPT_INDENT_2 if (worker + i) % 2 else 0
+                        raw = orjson.dumps(body, option=option)
+                        answer = http.post(
+                            "/predict", content=raw, headers={"content-type": "application/json"}
+                        )
+                        if answer.status_code != 200:
+                            failures.append(f"{answer.status_code} {answer.text[:200]}")
+                        else:
+                            sent[answer.json()["request_id"]] = raw
+                        i += 1
+
+            workers = [threading.Thread(target=client_loop, args=(w,)) for w in range(6)]
+            for worker in workers:
+                worker.start()
+            time.sleep(1.0)
+            own_postgres.stop()  # RAW DATA down under load
+            time.sleep(1.5)
+            mlflow_pid = mlflow._process.pid  # type: ignore[union-attr]
+            os.killpg(mlflow_pid, signal.SIGKILL)  # the registry dies too
+            time.sleep(1.5)
+            own_postgres.start()
+            mlflow._process = None
+            mlflow.start()
+            time.sleep(1.5)
+            stop.set()
+            for worker in workers:
+                worker.join(60)
+        assert failures == []
+        assert len(sent) > 100
+        with engine.connect() as conn:
+            counts = conn.execute(
+                sa.text(
+                    "SELECT request_id::text, count(*), min(inputs) FROM inference_requests "
+                    "GROUP BY request_id"
+                )
+            ).all()
+        stored = {request_id: (n, frame) for request_id, n, frame in counts}
+        assert set(stored) == set(sent)
+        assert {n for n, _ in stored.values()} == {1}  # exactly once
+        for request_id, raw in sent.items():
+            assert compressed_json.unpack_text(stored[request_id][1]) == raw
+    finally:
+        engine.dispose()
+        mlflow.stop()

@@ -195,3 +195,12 @@ def test_the_fast_paths_struct_has_listing_ins_fields_and_required_ones() -> Non
     assert {f.name for f in struct_fields if f.required} == {
         name for name, f in ListingIn.model_fields.items() if f.is_required()
     }
+
+
+def test_the_fast_path_gives_states_their_known_spelling_as_pydantic_does() -> None:
+    rows = [{**VALID, "state": s} for s in ("ct", "NEW YORK", "Atlantis", "Ohio")]
+    raw = orjson.dumps(rows)
+    fast = listing_columns_fast(raw, MAX_BATCH)
+    assert fast is not None
+    assert fast["state"].tolist() == ["Connecticut", "New York", "Atlantis", "Ohio"]
+    assert_same_columns(fast, pydantic_columns(raw) or {})

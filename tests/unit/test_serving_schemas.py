@@ -105,3 +105,18 @@ def test_broker_code_fits_a_64_bit_integer() -> None:
     assert ListingIn.model_validate({**VALID, "brokered_by": 2**63 - 1}).brokered_by == 2**63 - 1
     assert errors_of(brokered_by=2**63) == [(("brokered_by",), "less_than_equal")]
     assert errors_of(brokered_by=-1) == [(("brokered_by",), "greater_than_equal")]
+
+
+@pytest.mark.parametrize("given", ["ct", "CT", "connecticut", " CONNECTICUT ", "Connecticut"])
+def test_a_state_given_by_code_or_in_any_case_is_the_known_state(given: str) -> None:
+    assert ListingIn.model_validate({**VALID, "state": given}).state == "Connecticut"
+
+
+def test_a_state_the_schema_does_not_know_is_kept_as_given() -> None:
+    assert ListingIn.model_validate({**VALID, "state": "Atlantis"}).state == "Atlantis"
+
+
+@pytest.mark.parametrize("given", [1_433_116_800, 1_433_116_800.0, True])
+def test_a_number_is_not_a_date(given: Any) -> None:
+    with pytest.raises(ValidationError, match="ISO day"):
+        ListingIn.model_validate({**VALID, "prev_sold_date": given})

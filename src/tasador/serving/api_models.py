@@ -9,6 +9,7 @@ back to the global mean and the answer lists the field in `fallbacks`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, Final, Literal
 
@@ -45,6 +46,25 @@ def normalise_zip(value: Any) -> str | None:
     raise ValueError("a ZIP code is a string or a whole number")
 
 
+def _iso_day_only(value: Any) -> Any:
+    """A date is an ISO day ("2015-06-01"): a number would be read as seconds since 1970."""
+    if isinstance(value, bool | int | float):
+        raise ValueError('a date is an ISO day, "YYYY-MM-DD", not a number')
+    return value
+
+
+def canonical_text(known: Mapping[str, str]) -> Callable[[Any], Any]:
+    """A validator giving a known value its one spelling ("ct", " connecticut " -> "Connecticut");
+    anything else is left to the field's own checks (an unknown state is priced by fallback)."""
+
+    def canonical(value: Any) -> Any:
+        if isinstance(value, str):
+            return known.get(value.strip().lower(), value)
+        return value
+
+    return canonical
+
+
 def _field(f: schema.ListingInput) -> tuple[Any, Any]:
     """The pydantic (type, FieldInfo) of one declared listing input."""
     col, kind = f.column, f.kind
@@ -59,7 +79,8 @@ def _field(f: schema.ListingInput) -> tuple[Any, Any]:
         base = str
         rules = {"min_length": 1, "max_length": f.max_length}
     elif kind is schema.Kind.ZIP:
-        base = str
+        base = str | int
+        rules = {"json_schema_extra": {"pattern": r"^\s*\d{1,5}(-\d{4})?\s*$"}}
         note = '; "06016", 6016 and 6016.0 are the same ZIP'
     elif kind is schema.Kind.CODE:
         base = int
@@ -67,11 +88,19 @@ def _field(f: schema.ListingInput) -> tuple[Any, Any]:
         note = " (not a feature)"
     else:
         base = date
-        rules = {"ge": FIRST_DAY, "le": LAST_DAY}
+        rules = {
+            "ge": FIRST_DAY,
+            "le": LAST_DAY,
+            "json_schema_extra": {"formatMinimum": str(FIRST_DAY), "formatMaximum": str(LAST_DAY)},
+        }
         note = f" (ISO), between {FIRST_DAY} and {LAST_DAY}"
     annotation = base if f.required else base | None
     if kind is schema.Kind.ZIP:  # outside the union, so a bad ZIP gives one error, not one a branch
         annotation = Annotated[annotation, BeforeValidator(normalise_zip)]
+    elif f.canonical:
+        annotation = Annotated[annotation, BeforeValidator(canonical_text(f.canonical))]
+    elif kind is schema.Kind.DATE:
+        annotation = Annotated[annotation, BeforeValidator(_iso_day_only)]
     default: Any = ... if f.required else None
     return annotation, Field(default, description=col.description + note, **rules)
 
@@ -112,12 +141,44 @@ class PredictionOut(ListingPrediction):
     request_id: str
 
 
+class FieldErrorOut(BaseModel):
+    """Why one field (or the body) was refused."""
+
+    loc: list[str | int] = Field(description='where: "body", then the listing\'s index, the field')
+    msg: str
+    type: str
+    input: str | float | int | bool | None = Field(
+        None, description="the refused value, when it is a short scalar (never a whole listing)"
+    )
+
+
+class RefusedOut(BaseModel):
+    """A refused body: its first errors (at most 50) and how many there were."""
+
+    detail: list[FieldErrorOut]
+    error_count: int
+
+
+class UnreadableOut(BaseModel):
+    """A body that could not be read at all."""
+
+    detail: str
+
+
+class RefusedItemOut(BaseModel):
+    """A listing of a list priced item by item (`per_item=true`) that could not be priced."""
+
+    detail: list[FieldErrorOut]
+    error_count: int
+
+
 class BatchPredictionOut(BaseModel):
-    """The answer to a list of listings, in the order they were sent."""
+    """The answer to a list of listings, in the order they were sent (with `per_item=true`, an
+    invalid listing's place holds its errors instead of a price)."""
 
     model_version: str
     request_id: str
-    predictions: list[ListingPrediction]
+    predictions: list[ListingPrediction | RefusedItemOut]
 
 
 class Contribution(BaseModel):
@@ -187,30 +248,6 @@ class ReloadOut(BaseModel):
     version: str | None
     changed: bool
     error: str | None
-
-
-class FieldErrorOut(BaseModel):
-    """Why one field (or the body) was refused."""
-
-    loc: list[str | int] = Field(description='where: "body", then the listing\'s index, the field')
-    msg: str
-    type: str
-    input: str | float | int | bool | None = Field(
-        None, description="the refused value, when it is a short scalar (never a whole listing)"
-    )
-
-
-class RefusedOut(BaseModel):
-    """A refused body: its first errors (at most 50) and how many there were."""
-
-    detail: list[FieldErrorOut]
-    error_count: int
-
-
-class UnreadableOut(BaseModel):
-    """A body that could not be read at all."""
-
-    detail: str
 
 
 class HealthOut(BaseModel):

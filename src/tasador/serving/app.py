@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 
 from tasador.serving.api_models import ListingIn
 from tasador.serving.body_reader import BodyReader
@@ -69,7 +70,7 @@ def create_app(
             if on_close is not None:
                 on_close()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc from the package's own files: no CDN
         title="tasador inference API",
         summary="Prices a listing with the model that holds the registry alias `production`.",
         version="1",

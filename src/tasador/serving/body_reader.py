@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final
 
+import orjson
 from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
@@ -85,6 +86,37 @@ class BodyReader:
         else:
             columns = self._validated(raw, listed)
         return columns, not listed, raw
+
+    async def listings_per_item(
+        self, request: Request
+    ) -> tuple[Columns, list[int], dict[int, dict[str, Any]], bytes]:
+        """A list whose valid listings are priced and whose invalid ones are refused one by one:
+        (the valid listings' columns, their positions in the list, the refusal of each invalid
+        one by position, raw body). A body that is not a list of objects is refused whole."""
+        require_json(request)
+        raw = await request.body()
+        try:
+            items = orjson.loads(raw) if is_list(raw) else None
+        except orjson.JSONDecodeError:
+            items = None
+        if not isinstance(items, list) or not 1 <= len(items) <= self.max_batch:
+            self._validated(raw, True)  # raises the whole body's refusal
+            raise RefusedBodyError(422, {"detail": "expected a list of listings"}, raw)
+        valid: list[BaseModel] = []
+        positions: list[int] = []
+        refused: dict[int, dict[str, Any]] = {}
+        for i, item in enumerate(items):
+            try:
+                valid.append(self.one.validate_json(orjson.dumps(item)))
+                positions.append(i)
+            except ValidationError as err:
+                errors = (
+                    {**e, "loc": ("body", i, *e["loc"])}
+                    for e in err.errors(include_url=False, include_input=True)
+                )
+                refused[i] = field_errors(errors, err.error_count())
+        columns = listing_columns(valid) if valid else {}
+        return columns, positions, refused, raw
 
     def _validated(self, raw: bytes, listed: bool) -> Columns:
         """The columns of a body validated by pydantic; `RefusedBodyError` when it is invalid."""

@@ -29,7 +29,13 @@ from annotated_types import Ge, Le, MaxLen, MinLen
 from pydantic import BaseModel
 
 from tasador import schema
-from tasador.serving.api_models import FIRST_DAY, LAST_DAY, ListingIn, normalise_zip
+from tasador.serving.api_models import (
+    FIRST_DAY,
+    LAST_DAY,
+    ListingIn,
+    canonical_text,
+    normalise_zip,
+)
 from tasador.training.features import Columns
 
 Kind = schema.Kind
@@ -151,6 +157,7 @@ class FastReader:
             gc=False,  # no containers: a thousand of them need no tracking by the collector
         )
         self._get = {f.name: attrgetter(f.name) for f in inputs}
+        self._canonical = {f.name: canonical_text(f.canonical) for f in inputs if f.canonical}
         self._decoders: dict[int, msgspec.json.Decoder[list[Any]]] = {}
 
     def _decoder(self, max_batch: int) -> msgspec.json.Decoder[list[Any]]:
@@ -170,6 +177,8 @@ class FastReader:
         values = list(map(get, rows))
         if f.kind is Kind.TEXT:
             _require(all(_plain(v) for v in set(values) if v is not None))
+            if f.canonical:
+                values = _mapped(values, self._canonical[f.name])
         elif f.kind is Kind.ZIP:
             values = _mapped(values, normalise_zip)
         elif f.kind is Kind.DATE:

@@ -14,11 +14,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
@@ -59,14 +59,26 @@ def _request_body(schema: dict[str, Any]) -> dict[str, Any]:
         {"oneOf": [_LISTING, {"type": "array", "items": _LISTING, "minItems": 1}]}
     ),
 )
-async def predict(request: Request, state: State) -> Response:
+async def predict(
+    request: Request,
+    state: State,
+    per_item: Annotated[
+        bool,
+        Query(
+            description="price the valid listings of a list and give each invalid one its "
+            "errors in its place (default: any invalid listing refuses the whole list, 422)"
+        ),
+    ] = False,
+) -> Response:
     """Price one listing, or a list of listings (answered in the order sent).
 
-    An unknown state, city or ZIP code is priced with the encoding's fallback and named in
+    A missing field, or an unknown state, city or ZIP code, is priced without and named in
     `fallbacks`.
     """
     started, received_at = time.perf_counter(), datetime.now(UTC)
     request_id: str = request.state.request_id
+    if per_item:
+        return await _predict_per_item(request, state, started, received_at)
     batcher = state.batcher
     batcher.in_flight += 1
     try:
@@ -88,6 +100,33 @@ async def predict(request: Request, state: State) -> Response:
     else:  # encoded once, for the answer and for the inference log
         outputs = orjson.Fragment(orjson.dumps(items))
         content = {"model_version": model.version, "request_id": request_id, "predictions": outputs}
+    response = OrjsonResponse(content)
+    inputs = orjson.Fragment(raw)
+    state.log(request_id, received_at, "/predict", model, inputs, outputs, started, 200)
+    return response
+
+
+async def _predict_per_item(
+    request: Request, state: State, started: float, received_at: datetime
+) -> Response:
+    """A list priced item by item: each valid listing's price, each invalid one's errors."""
+    request_id: str = request.state.request_id
+    columns, positions, refused, raw = await state.reader.listings_per_item(request)
+    model = state.served(request_id, received_at, started, "/predict", raw)
+    answers: list[Any] = [refused.get(i) for i in range(len(positions) + len(refused))]
+    if positions:
+        x = build_features(columns, model.spec)
+        state.batcher.in_flight += 1
+        try:
+            log_price = await state.batcher.predict(model, x)
+        finally:
+            state.batcher.in_flight -= 1
+        price, items = priced(x, log_price, model.spec)
+        state.metrics.observe_predictions(model.version, price)
+        for position, item in zip(positions, items, strict=True):
+            answers[position] = item
+    outputs = orjson.Fragment(orjson.dumps(answers))
+    content = {"model_version": model.version, "request_id": request_id, "predictions": outputs}
     response = OrjsonResponse(content)
     inputs = orjson.Fragment(raw)
     state.log(request_id, received_at, "/predict", model, inputs, outputs, started, 200)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from tasador.serving.api_models import HealthOut
@@ -30,7 +30,11 @@ async def ready(state: State) -> Response:
     return OrjsonResponse({"status": "ok", "model_version": model.version})
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+)
 async def prometheus_metrics(state: State) -> Response:
     """Prometheus metrics of this process (`tasador_*`)."""
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,66 @@
+"""The inference API keeps the contract its OpenAPI document states, for generated requests.
+
+Schemathesis reads the served document and sends requests generated from it (valid and not) to
+every operation of a real server; no answer may be a server error or differ from the documented
+status codes, content types and response schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from fixtures.serving import TOKEN
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+EXAMPLES = 450  # per operation; the operations without inputs have only a few distinct requests
+OPERATIONS = [
+    ("GET", "/health"), ("GET", "/ready"), ("GET", "/model"), ("GET", "/metrics"),
+    ("POST", "/predict"), ("POST", "/explain"), ("POST", "/reload"),
+]  # fmt: skip
+SENT: dict[str, int] = {}
+
+
+@pytest.fixture(scope="module")
+def api_schema(api: str) -> Any:
+    return schemathesis.openapi.from_url(f"{api}/openapi.json")
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATIONS)
+def test_every_operation_keeps_its_documented_contract(
+    api_schema: Any, method: str, path: str
+) -> None:
+    operation = api_schema[path][method]
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+    def call(case: Any) -> None:
+        case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, checks=CHECKS)
+        SENT[f"{method} {path}"] = SENT.get(f"{method} {path}", 0) + 1
+
+    call()
+
+
+def test_enough_requests_were_generated() -> None:
+    """Runs after the generated tests (file order): they covered every operation, 1,000+ calls."""
+    assert set(SENT) == {f"{method} {path}" for method, path in OPERATIONS}, SENT
+    assert sum(SENT.values()) >= 1_000, SENT
+
+
+def test_the_document_lists_no_operation_left_out(api_schema: Any) -> None:
+    listed = {(op.ok().method.upper(), op.ok().path) for op in api_schema.get_all_operations()}
+    assert listed == set(OPERATIONS)

@@ -221,14 +221,17 @@ def up(
     """Start the local platform, run the loop over every batch, then keep the services up.
 
     Needs nothing running: starts what no URL configures (PostgreSQL, MLflow, the data API
-    simulator) and the inference API. Reads every setting; TASADOR_STATE_DIR holds the local
-    state.
+    simulator) and the inference API, after stopping what a killed earlier run of the same state
+    folder left; restarts a service that stops (`tasador status` lists the restarts); SIGTERM
+    stops everything as Ctrl-C does. Reads every setting; TASADOR_STATE_DIR holds the state.
     """
     from tasador.platform import PlatformStartError
     from tasador.platform.local import LocalPlatform
 
     settings = get_settings()
     _configure_logging(settings)
+    # SIGTERM (a service manager, `kill`) stops the services as Ctrl-C does, whatever is running
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         with console.status("starting the local platform") as status:
             platform = LocalPlatform.start(
@@ -240,6 +243,12 @@ def up(
         )
         raise typer.Exit(1) from None
     try:
+        if platform.leftovers:
+            console.print(
+                "stopped what an earlier `tasador up` of this state folder left running: "
+                + ", ".join(platform.leftovers),
+                soft_wrap=True,
+            )
         _print_urls(platform.urls.redacted())
         _run_loop(settings, rounds)
         if wait:
@@ -259,6 +268,10 @@ def up(
         with console.status("stopping services"):
             platform.stop()
         console.print("services stopped")
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _until_production_is_served(settings: Settings, tracking_uri: str, api_url: str) -> None:
@@ -388,6 +401,7 @@ def status() -> None:
     """
     from tasador.pipeline import summarize
     from tasador.platform.local import local_postgres_running
+    from tasador.platform.supervision import read_restarts
     from tasador.storage import clean_store
     from tasador.wiring import open_stores
 
@@ -397,8 +411,15 @@ def status() -> None:
         results = [summarize(stores, b.batch_id) for b in clean_store.list_batches(stores.clean)]
     if not results:
         console.print("no batch processed yet")
-        return
-    console.print(_summary(results))
+    else:
+        console.print(_summary(results))
+    for service, entry in read_restarts(settings.state_dir.resolve()).items():
+        console.print(
+            f"{service} stopped and was restarted {entry.get('restarts')} time(s), last at "
+            f"{entry.get('last_restart_at')}"
+            + (f": {entry['last_error']}" if entry.get("last_error") else ""),
+            soft_wrap=True,
+        )
 
 
 @app.command("requests")

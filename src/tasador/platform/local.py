@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 import httpx
 from sqlalchemy.engine import make_url
@@ -26,6 +27,13 @@ from tasador.platform import PlatformStartError
 from tasador.platform.mlflow_server import MlflowServer
 from tasador.platform.ports import Listener, require_free
 from tasador.platform.postgres import EmbeddedPostgres
+from tasador.platform.supervision import (
+    Service,
+    Supervisor,
+    forget_pid,
+    stop_leftovers,
+    write_pid,
+)
 from tasador.settings import (
     DatabaseSettings,
     MlflowSettings,
@@ -40,6 +48,13 @@ from tasador.storage.migrate import migrate
 logger = logging.getLogger(__name__)
 
 RAW_DB, CLEAN_DB, MLFLOW_DB = "tasador_raw", "tasador_clean", "tasador_mlflow"
+# What the command line of each process a `tasador up` starts shows (to tell a leftover of ours
+# from another process that reused its pid).
+LEFTOVER_MARKERS: Final[dict[str, str]] = {
+    "mlflow": "mlflow server",
+    "serving": "tasador serve",
+    "datasource": "tasador datasource",
+}
 
 
 @dataclass(frozen=True)
@@ -154,6 +169,8 @@ class LocalPlatform:
     simulator: subprocess.Popen[bytes] | None = None
     inference_api: subprocess.Popen[bytes] | None = None
     started: list[str] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)  # what an earlier run left, now stopped
+    supervisor: Supervisor | None = None
 
     @classmethod
     def start(
@@ -165,11 +182,68 @@ class LocalPlatform:
         state.chmod(0o700)  # a folder from an older tasador may be open to others
         platform = cls(settings=settings, urls=resolve_urls(settings))
         try:
+            platform._stop_leftovers(state, on_step)
             platform._start(state, on_step)
         except BaseException:
             platform.stop()
             raise
+        platform.supervisor = Supervisor(platform._services(state), state)
+        platform.supervisor.start()
         return platform
+
+    def _stop_leftovers(self, state: Path, on_step: Callable[[str], None]) -> None:
+        """Stop what a `tasador up` of this state folder that was killed left running."""
+        on_step("checking for services an earlier run left")
+        self.leftovers = stop_leftovers(state, LEFTOVER_MARKERS)
+        postgres = local_postgres(self.settings)
+        if postgres.initialised and postgres.is_running():
+            postgres.stop()
+            self.leftovers.append(f"PostgreSQL (port {postgres.port})")
+        if self.leftovers:
+            logger.warning("stopped what an earlier run left: %s", ", ".join(self.leftovers))
+
+    def _services(self, state: Path) -> list[Service]:
+        """What the supervisor keeps up: the services this platform started."""
+        services = []
+        if self.postgres is not None:
+            services.append(Service("PostgreSQL", self.postgres.is_running, self.postgres.start))
+        if self.mlflow is not None:
+            mlflow = self.mlflow
+
+            def restart_mlflow() -> None:
+                mlflow.start()
+                if mlflow.pid is not None:
+                    write_pid(state, "mlflow", mlflow.pid)
+
+            services.append(Service("the MLflow tracking server", mlflow.is_running,
+                                    restart_mlflow))  # fmt: skip
+        services.append(
+            Service("the inference API", lambda: _alive(self.inference_api),
+                    lambda: self._spawn_serving(state))
+        )  # fmt: skip
+        if self.simulator is not None:
+            services.append(
+                Service("the data API simulator", lambda: _alive(self.simulator),
+                        lambda: self._spawn_simulator(state))
+            )  # fmt: skip
+        return services
+
+    def _spawn_serving(self, state: Path) -> None:
+        settings = self.settings
+        self.inference_api = _spawn(
+            ["serve", "--host", settings.serving.host, "--port", str(settings.serving.port)],
+            state / "serving.log",
+        )
+        write_pid(state, "serving", self.inference_api.pid)
+
+    def _spawn_simulator(self, state: Path) -> None:
+        settings = self.settings
+        self.simulator = _spawn(
+            ["datasource", "--host", settings.simulator.host,
+             "--port", str(settings.simulator.port)],
+            state / "datasource.log",
+        )  # fmt: skip
+        write_pid(state, "datasource", self.simulator.pid)
 
     def _start(self, state: Path, on_step: Callable[[str], None]) -> None:
         settings = self.settings
@@ -201,33 +275,28 @@ class LocalPlatform:
             )
             with _starting("the MLflow tracking server"):  # its error ends with its log
                 self.mlflow.start()
+            if self.mlflow.pid is not None:
+                write_pid(state, "mlflow", self.mlflow.pid)
             self.started.append("mlflow")
         on_step("inference API")
-        self.inference_api = _spawn(
-            ["serve", "--host", settings.serving.host, "--port", str(settings.serving.port)],
-            state / "serving.log",
-        )
+        self._spawn_serving(state)
+        assert self.inference_api is not None
         with _starting("the inference API", state / "serving.log"):
             wait_for_http(f"{self.urls.inference_api}/health", 180, self.inference_api)
         self.started.append("serving")
         if not settings.data_api.url:
             on_step("data API simulator")
-            self.simulator = _spawn(
-                [
-                    "datasource",
-                    "--host",
-                    settings.simulator.host,
-                    "--port",
-                    str(settings.simulator.port),
-                ],
-                state / "datasource.log",
-            )
+            self._spawn_simulator(state)
+            assert self.simulator is not None
             with _starting("the data API simulator", state / "datasource.log"):
                 wait_for_http(f"{self.urls.data_api}/health", 600, self.simulator)
             self.started.append("datasource")
 
     def stop(self) -> None:
-        """Stop what this platform started, newest first."""
+        """Stop what this platform started, newest first (the supervisor first of all)."""
+        if self.supervisor is not None:
+            self.supervisor.stop()
+        state = self.settings.state_dir.resolve()
         _terminate(self.simulator, 10)
         # the inference API flushes its inference log to RAW DATA on the way out: give it time
         _terminate(self.inference_api, 40)
@@ -235,6 +304,8 @@ class LocalPlatform:
             self.mlflow.stop()
         if self.postgres is not None:
             self.postgres.stop()
+        for name in LEFTOVER_MARKERS:
+            forget_pid(state, name)
 
 
 @contextmanager
@@ -260,6 +331,10 @@ def _spawn(args: list[str], log_file: Path) -> subprocess.Popen[bytes]:
             env=os.environ.copy(),
             start_new_session=True,
         )
+
+
+def _alive(process: subprocess.Popen[bytes] | None) -> bool:
+    return process is not None and process.poll() is None
 
 
 def _terminate(process: subprocess.Popen[bytes] | None, timeout: float) -> None:

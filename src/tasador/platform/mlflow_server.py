@@ -87,6 +87,15 @@ class MlflowServer:
             "--workers", str(self.workers),
         ]  # fmt: skip
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process (it leads its own process group), while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    def is_running(self) -> bool:
+        """Whether the server's process is alive (slow to answer or not)."""
+        return self._process is not None and self._process.poll() is None
+
     def is_healthy(self) -> bool:
         """Whether `GET /health` answers OK right now."""
         try:

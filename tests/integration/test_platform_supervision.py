@@ -1,0 +1,156 @@
+"""The local platform keeps its services up, and a killed `tasador up` leaves nothing behind
+that the next one does not clean up. Real PostgreSQL, MLflow and inference API processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fixtures.http import free_port, unused_url
+from tasador.cli import app
+from tasador.platform.local import LocalPlatform, local_postgres
+from tasador.platform.supervision import PIDS, read_restarts
+from tasador.settings import get_settings
+
+pytestmark = pytest.mark.integration
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def local_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {
+        "TASADOR_STATE_DIR": str(tmp_path / "state"),
+        "TASADOR_DB_EMBEDDED_PORT": str(free_port()),
+        "TASADOR_MLFLOW_PORT": str(free_port()),
+        "TASADOR_SERVING_PORT": str(free_port()),
+        "TASADOR_DATA_API_URL": unused_url(),  # no simulator: these tests need no batches
+        "TASADOR_DATA_API_ATTEMPTS": "100",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    yield env
+    os.umask(umask)
+    get_settings.cache_clear()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text()[:40]
+
+
+def test_a_crashed_database_or_registry_is_restarted_and_reported(
+    local_env: dict[str, str],
+) -> None:
+    settings = get_settings()
+    platform = LocalPlatform.start(settings)
+    try:
+        assert platform.postgres is not None
+        assert platform.mlflow is not None
+        postmaster = int((platform.postgres.cluster_dir / "postmaster.pid").read_text().split()[0])
+        os.kill(postmaster, signal.SIGKILL)  # a crash, not a shutdown
+        wait_until(lambda: "PostgreSQL" in read_restarts(settings.state_dir.resolve()))
+        wait_until(platform.postgres.is_running)
+
+        mlflow_pid = platform.mlflow.pid
+        assert mlflow_pid is not None
+        os.killpg(mlflow_pid, signal.SIGKILL)
+        wait_until(
+            lambda: "the MLflow tracking server" in read_restarts(settings.state_dir.resolve())
+        )
+        assert platform.mlflow.pid != mlflow_pid
+        assert platform.mlflow.is_healthy()
+
+        restarts = read_restarts(settings.state_dir.resolve())
+        assert restarts["PostgreSQL"]["restarts"] >= 1
+        assert restarts["the MLflow tracking server"]["restarts"] >= 1
+        status = CliRunner().invoke(app, ["status"], env={"COLUMNS": "200"})
+        assert status.exit_code == 0, status.output
+        assert "PostgreSQL stopped and was restarted" in status.output
+        assert "the MLflow tracking server stopped and was restarted" in status.output
+    finally:
+        platform.stop()
+    assert not platform.postgres.is_running()
+
+
+START = (
+    "from tasador.platform.local import LocalPlatform\n"
+    "from tasador.settings import get_settings\n"
+    "LocalPlatform.start(get_settings())\n"
+    "print('up', flush=True)\n"
+    "import time; time.sleep(600)\n"
+)
+
+
+def _pids(state: Path) -> dict[str, int]:
+    return {p.stem: int(p.read_text()) for p in (state / PIDS).glob("*.pid")}
+
+
+def test_the_next_up_stops_what_a_killed_one_left(local_env: dict[str, str]) -> None:
+    state = Path(local_env["TASADOR_STATE_DIR"])
+    killed = subprocess.Popen(
+        [sys.executable, "-c", START], stdout=subprocess.PIPE, env={**os.environ, **local_env}
+    )
+    assert killed.stdout is not None
+    assert killed.stdout.readline().strip() == b"up"
+    left = _pids(state)
+    assert set(left) == {"mlflow", "serving"}
+    killed.kill()  # SIGKILL: nothing of it could stop its services
+    killed.wait(30)
+    assert all(_alive(pid) for pid in left.values())
+    assert local_postgres(get_settings()).is_running()
+
+    platform = LocalPlatform.start(get_settings())
+    try:
+        assert {name.split()[0] for name in platform.leftovers} == {
+            "mlflow",
+            "serving",
+            "PostgreSQL",
+        }
+        assert not any(_alive(pid) for pid in left.values())
+        assert platform.mlflow is not None
+        assert platform.mlflow.is_healthy()
+    finally:
+        platform.stop()
+    assert _pids(state) == {}
+
+
+def test_sigterm_stops_up_and_its_services_like_ctrl_c(local_env: dict[str, str]) -> None:
+    state = Path(local_env["TASADOR_STATE_DIR"])
+    up = subprocess.Popen(
+        [sys.executable, "-m", "tasador", "up", "--no-wait"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **local_env},
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        # up, and in the loop: retrying the unreachable data API
+        wait_until(lambda: {"mlflow", "serving"} <= set(_pids(state)), timeout=180)
+        started = _pids(state)
+        time.sleep(2)
+        up.send_signal(signal.SIGTERM)
+        up.wait(120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    assert not any(_alive(pid) for pid in started.values())
+    assert not local_postgres(get_settings()).is_running()
+    assert _pids(state) == {}

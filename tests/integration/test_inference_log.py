@@ -71,6 +71,23 @@ def make_record(i: int) -> dict[str, Any]:
     }
 
 
+def spill_while_down(
+    server: EmbeddedPostgres,
+    engine: sa.Engine,
+    spill: Path,
+    records: list[dict[str, Any]],
+    **options: Any,
+) -> InferenceLog:
+    """A log that took `records` while the database was down, and was closed (so spilled)."""
+    server.stop()
+    log = InferenceLog(engine, spill_path=spill, **FAST_RETRY, **options)
+    log.start()
+    for record in records:
+        log.submit(record)
+    log.close(timeout=10)
+    return log
+
+
 def stored_ids(engine: sa.Engine) -> list[str]:
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT request_id::text FROM inference_requests")).all()
@@ -252,12 +269,7 @@ def test_close_with_database_down_spills_and_a_new_log_replays_once(
 ) -> None:
     spill = tmp_path / "spill.jsonl"
     records = [make_record(i) for i in range(300)]
-    own_postgres.stop()
-    log = InferenceLog(engine, spill_path=spill, batch_size=50, **FAST_RETRY)
-    log.start()
-    for record in records:
-        log.submit(record)
-    log.close(timeout=10)
+    log = spill_while_down(own_postgres, engine, spill, records, batch_size=50)
     assert log.depth() == len(records)
     assert log.written == 0
     assert sum(1 for _ in spill.open("rb")) == len(records)
@@ -306,12 +318,7 @@ def test_spilled_bodies_with_line_breaks_and_any_bytes_are_replayed_exactly_once
         record["outputs"] = orjson.Fragment(bodies[(i + 1) % 3])
         records.append(record)
     spill = tmp_path / "spill.jsonl"
-    own_postgres.stop()
-    log = InferenceLog(engine, spill_path=spill, **FAST_RETRY)
-    log.start()
-    for record in records:
-        log.submit(record)
-    log.close(timeout=10)
+    spill_while_down(own_postgres, engine, spill, records)
     assert sum(1 for _ in spill.open("rb")) == len(records)  # one line a record
 
     own_postgres.start()

@@ -69,3 +69,9 @@ def test_service_urls_are_never_cut(width: int) -> None:
         assert url in joined
     assert "MLflow metadata" in text
     assert "inference API" in text
+
+
+def test_after_a_resume_the_table_says_it_shows_the_whole_history() -> None:
+    whole = _text(_summary(_results(), this_run=1), 120)
+    assert f"all {len(_results())}; 1 in this run" in whole
+    assert "in this run" not in _text(_summary(_results(), this_run=len(_results())), 120)

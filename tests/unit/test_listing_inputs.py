@@ -13,6 +13,7 @@ import pytest
 from pydantic import ValidationError
 from starlette.requests import Request
 
+from fixtures.serving import LISTING
 from tasador import schema
 from tasador.datasource.generator import generate_listings
 from tasador.ingestion.cleaning import clean_listings
@@ -44,14 +45,6 @@ COUNTY = schema.ListingInput(
 )
 INPUTS = (*schema.LISTING_INPUTS, GARAGES, HEATING, COUNTY)
 MODEL_INPUTS = tuple(f for f in INPUTS if f.is_feature)
-LISTING: dict[str, Any] = {
-    "bed": 3,
-    "bath": 2,
-    "acre_lot": 0.25,
-    "house_size": 1600,
-    "state": "Alabama",
-    "status": "for_sale",
-}
 
 
 def extended_listings(n: int, seed: int) -> pd.DataFrame:

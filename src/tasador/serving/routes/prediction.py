@@ -32,6 +32,7 @@ from tasador.serving.api_models import (
 from tasador.serving.columnar import listing_columns
 from tasador.serving.deps import State
 from tasador.serving.explain import explain
+from tasador.serving.model_holder import ServedModel
 from tasador.serving.responses import OrjsonResponse, fallback_fields, priced
 from tasador.training.features import build_features
 
@@ -96,10 +97,25 @@ async def predict(
             "model_version": model.version,
             "request_id": request_id,
         }
-        outputs: Any = items[0]
-    else:  # encoded once, for the answer and for the inference log
-        outputs = orjson.Fragment(orjson.dumps(items))
-        content = {"model_version": model.version, "request_id": request_id, "predictions": outputs}
+        response = OrjsonResponse(content)
+        inputs = orjson.Fragment(raw)
+        state.log(request_id, received_at, "/predict", model, inputs, items[0], started, 200)
+        return response
+    return _list_answer(state, model, request_id, raw, items, received_at, started)
+
+
+def _list_answer(
+    state: State,
+    model: ServedModel,
+    request_id: str,
+    raw: bytes,
+    items: list[Any],
+    received_at: datetime,
+    started: float,
+) -> Response:
+    """The answer to a list, its items encoded once for the answer and the inference log."""
+    outputs = orjson.Fragment(orjson.dumps(items))
+    content = {"model_version": model.version, "request_id": request_id, "predictions": outputs}
     response = OrjsonResponse(content)
     inputs = orjson.Fragment(raw)
     state.log(request_id, received_at, "/predict", model, inputs, outputs, started, 200)
@@ -125,12 +141,7 @@ async def _predict_per_item(
         state.metrics.observe_predictions(model.version, price)
         for position, item in zip(positions, items, strict=True):
             answers[position] = item
-    outputs = orjson.Fragment(orjson.dumps(answers))
-    content = {"model_version": model.version, "request_id": request_id, "predictions": outputs}
-    response = OrjsonResponse(content)
-    inputs = orjson.Fragment(raw)
-    state.log(request_id, received_at, "/predict", model, inputs, outputs, started, 200)
-    return response
+    return _list_answer(state, model, request_id, raw, answers, received_at, started)
 
 
 @router.post(

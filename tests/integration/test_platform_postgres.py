@@ -164,3 +164,22 @@ def test_a_cluster_of_an_older_tasador_is_secured_and_keeps_its_data(tmp_path: P
     finally:
         server.destroy()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_state_folder_removed_under_a_live_server_starts_afresh(tmp_path: Path) -> None:
+    data = tmp_path / "state" / "postgres"
+    first = EmbeddedPostgres(data_dir=data, port=free_port(), durable=False)
+    first.start()
+    first.create_database("gone")
+    shutil.rmtree(data.parent)  # as a removed tmp folder, or `rm -rf .tasador`, leaves it
+    again = EmbeddedPostgres(data_dir=data, port=free_port(), durable=False)
+    try:
+        if os.geteuid() != 0:  # the cluster went with the folder: nothing is left to replace
+            assert not again.initialised
+        assert again.start()
+        with psycopg.connect(again.dsn(), connect_timeout=5) as conn:
+            rows = conn.execute("SELECT count(*) FROM pg_database WHERE datname = 'gone'")
+            assert rows.fetchone() == (0,)
+    finally:
+        again.destroy()
+        first.stop(mode="immediate")

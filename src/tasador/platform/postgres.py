@@ -260,6 +260,8 @@ class EmbeddedPostgres:
             self._adopt_trusting_cluster()  # leaves the new cluster running
             return True
         self._prepare_folders()
+        if self.initialised and not self.passfile.exists():
+            self._forget_orphaned_cluster()
         new = not self.initialised
         if new:
             self._initialise()
@@ -292,6 +294,20 @@ class EmbeddedPostgres:
             raise RuntimeError(
                 f"PostgreSQL did not start on port {self.port}: {err.stderr.strip()}\n{log[-2000:]}"
             ) from err
+
+    def _forget_orphaned_cluster(self) -> None:
+        """A cluster whose password file is gone cannot be entered: as root, it is the leftover
+        of a state folder removed without stopping its server (the cluster lives apart from it),
+        and is replaced; otherwise the password file was deleted from a live state folder."""
+        if self.runtime_dir == self.data_dir:
+            raise RuntimeError(
+                f"{self.passfile} is missing, so nobody can log in to the cluster in "
+                f"{self.cluster_dir}: restore the file, or remove {self.data_dir} to start afresh"
+            )
+        logger.warning("replacing %s: its state folder was removed", self.cluster_dir)
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._cmd("pg_ctl", "-D", str(self.cluster_dir), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.cluster_dir)
 
     def _adopt_trusting_cluster(self) -> None:
         """Bring the data of a cluster made by an older tasador into a new, secured one.

@@ -30,9 +30,9 @@ lint: env ## style, types, security findings (bandit) and secrets in tracked fil
 	.venv/bin/bandit -q -r src -ll
 	git ls-files -z | xargs -0 .venv/bin/detect-secrets-hook --baseline .secrets.baseline
 
-audit: $(UV) ## known vulnerabilities of the locked packages (needs the advisory service online)
+audit: $(UV) ## known vulnerabilities of the locked packages; fails when any could not be checked (offline)
 	$(UV) sync --frozen --group audit --python $(PYTHON)
-	.venv/bin/pip-audit --skip-editable --progress-spinner off
+	.venv/bin/pip-audit --skip-editable --progress-spinner off --strict
 
 bench: env ## speed against peers; installs wrk (Debian) where it can, so the servers are measured
 	bash .ci/debian-packages wrk

@@ -49,3 +49,13 @@ def test_make_run_installs_the_package_alone_and_no_gpu_library() -> None:
     assert 'name = "xgboost-cpu"' in lock  # same API as `xgboost`, without the CUDA libraries
     assert 'name = "xgboost"\n' not in lock
     assert "nvidia" not in lock
+
+
+def test_lint_scans_for_security_findings_and_secrets_and_audit_is_strict() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    lint = makefile.split("\nlint:")[1].split("\n\n")[0]
+    assert "bandit" in lint
+    assert "detect-secrets-hook" in lint
+    audit = makefile.split("\naudit:")[1].split("\n\n")[0]
+    assert "pip-audit" in audit
+    assert "--strict" in audit  # a package that could not be checked fails the audit

@@ -208,15 +208,8 @@ class LocalPlatform:
         if self.postgres is not None:
             services.append(Service("PostgreSQL", self.postgres.is_running, self.postgres.start))
         if self.mlflow is not None:
-            mlflow = self.mlflow
-
-            def restart_mlflow() -> None:
-                mlflow.start()
-                if mlflow.pid is not None:
-                    write_pid(state, "mlflow", mlflow.pid)
-
-            services.append(Service("the MLflow tracking server", mlflow.is_running,
-                                    restart_mlflow))  # fmt: skip
+            services.append(Service("the MLflow tracking server", self.mlflow.is_running,
+                                    lambda: self._start_mlflow(state)))  # fmt: skip
         services.append(
             Service("the inference API", lambda: _alive(self.inference_api),
                     lambda: self._spawn_serving(state))
@@ -227,6 +220,12 @@ class LocalPlatform:
                         lambda: self._spawn_simulator(state))
             )  # fmt: skip
         return services
+
+    def _start_mlflow(self, state: Path) -> None:
+        assert self.mlflow is not None
+        self.mlflow.start()
+        if self.mlflow.pid is not None:
+            write_pid(state, "mlflow", self.mlflow.pid)
 
     def _spawn_serving(self, state: Path) -> None:
         settings = self.settings
@@ -274,9 +273,7 @@ class LocalPlatform:
                 env=env,
             )
             with _starting("the MLflow tracking server"):  # its error ends with its log
-                self.mlflow.start()
-            if self.mlflow.pid is not None:
-                write_pid(state, "mlflow", self.mlflow.pid)
+                self._start_mlflow(state)
             self.started.append("mlflow")
         on_step("inference API")
         self._spawn_serving(state)

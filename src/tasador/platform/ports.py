@@ -29,6 +29,13 @@ class Listener:
     setting: str
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 def port_in_use(host: str, port: int) -> bool:
     """Whether something accepts connections on host:port right now (IPv4, IPv6 or a name)."""
     try:

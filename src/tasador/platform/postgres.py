@@ -27,7 +27,6 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -37,6 +36,8 @@ from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
+
+from tasador.platform.ports import free_port
 
 logger = logging.getLogger(__name__)
 
@@ -97,12 +98,6 @@ def _private_copy(install: Path, target: Path) -> Path:
             path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
     done.touch()
     return copied
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -323,7 +318,7 @@ class EmbeddedPostgres:
             self._cmd("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
         os.replace(self.data_dir, kept)
         self.start()
-        port = _free_port()
+        port = free_port()
         self._cmd(
             "pg_ctl", "-D", str(kept), "-l", str(kept / "adopt.log"),
             "-o", f"-h 127.0.0.1 -p {port} -k {kept} -c listen_addresses=127.0.0.1", "-w", "start",

@@ -43,10 +43,15 @@ def refusal(err: ValidationError, raw: bytes) -> RefusedBodyError:
     """The 422 of a body that pydantic refused (400 when its bytes are not even UTF-8)."""
     if err.error_count() == 1 and err.errors()[0]["type"] == "json_invalid" and not_utf8(raw):
         return RefusedBodyError(400, {"detail": "the body is not UTF-8 text"}, raw)
+    return RefusedBodyError(422, refused_fields(err, "body"), raw)
+
+
+def refused_fields(err: ValidationError, *where: str | int) -> dict[str, Any]:
+    """The bounded errors of a pydantic refusal, each located under `where` ("body", an index)."""
     errors = (
-        {**e, "loc": ("body", *e["loc"])} for e in err.errors(include_url=False, include_input=True)
+        {**e, "loc": (*where, *e["loc"])} for e in err.errors(include_url=False, include_input=True)
     )
-    return RefusedBodyError(422, field_errors(errors, err.error_count()), raw)
+    return field_errors(errors, err.error_count())
 
 
 class BodyReader:
@@ -110,11 +115,7 @@ class BodyReader:
                 valid.append(self.one.validate_json(orjson.dumps(item)))
                 positions.append(i)
             except ValidationError as err:
-                errors = (
-                    {**e, "loc": ("body", i, *e["loc"])}
-                    for e in err.errors(include_url=False, include_input=True)
-                )
-                refused[i] = field_errors(errors, err.error_count())
+                refused[i] = refused_fields(err, "body", i)
         columns = listing_columns(valid) if valid else {}
         return columns, positions, refused, raw
 

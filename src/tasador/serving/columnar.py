@@ -51,7 +51,13 @@ def _objects(values: Sequence[Any]) -> np.ndarray:
     return array
 
 
-def _day_numbers(values: Sequence[date | None], table: dict[date | None, int]) -> np.ndarray:
+def _days(values: Sequence[date | None]) -> np.ndarray:
+    """Days as datetime64[D] (NaT for None), each distinct day converted once: numpy converts
+    date objects slowly."""
+    table: dict[date | None, int] = {
+        d: d.toordinal() - _EPOCH_DAY for d in set(values) if d is not None
+    }
+    table[None] = _NAT
     return np.fromiter(map(table.__getitem__, values), dtype=np.int64, count=len(values)).view(
         "datetime64[D]"
     )
@@ -64,10 +70,8 @@ def listing_columns(listings: Sequence[BaseModel], inputs: Inputs = schema.MODEL
         values = [getattr(listing, f.name) for listing in listings]
         if f.kind is Kind.NUMBER:
             columns[f.name] = np.array(values, dtype=np.float64)
-        elif f.kind is Kind.DATE:  # via day numbers: numpy converts date objects slowly
-            table: dict[date | None, int] = {None: _NAT}
-            table.update((d, d.toordinal() - _EPOCH_DAY) for d in set(values) if d is not None)
-            columns[f.name] = _day_numbers(values, table)
+        elif f.kind is Kind.DATE:
+            columns[f.name] = _days(values)
         elif f.is_feature:
             columns[f.name] = _objects(values)
     return columns
@@ -124,12 +128,8 @@ def _mapped(values: list[Any], convert: Callable[[Any], Any]) -> list[Any]:
 
 
 def _dates(values: list[date | None]) -> np.ndarray:
-    """Days as datetime64[D] (NaT for None), each distinct day converted once, range checked."""
-    table: dict[date | None, int] = {
-        d: d.toordinal() - _EPOCH_DAY for d in set(values) if d is not None
-    }
-    table[None] = _NAT
-    days = _day_numbers(values, table)
+    """`_days`, range checked."""
+    days = _days(values)
     known = days[~np.isnat(days)]
     _require(bool(np.all((known >= _FIRST_SALE) & (known <= _LAST_SALE))))
     return days

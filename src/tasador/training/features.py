@@ -456,7 +456,7 @@ def fit_features(
     reference = str(known.max()) if len(known) else DEFAULT_REFERENCE_DATE
     choices = table.declared_choices
     return FeatureSpec(
-        feature_names=tuple(name for name, _ in table.features(choices)),
+        feature_names=feature_names_for(choices, inputs),
         encodings=encodings,
         choices=choices,
         reference_date=reference,

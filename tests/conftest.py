@@ -6,6 +6,7 @@ pytest_plugins = [
     "fixtures.http",
     "fixtures.loop",
     "fixtures.serving",
+    "fixtures.history",
 ]
 
 

@@ -382,8 +382,9 @@ def serve(
     """Serve the inference API: the model that holds `production`, followed by polling.
 
     Needs the MLflow server and RAW DATA's PostgreSQL (it answers /health without them, and keeps
-    requests in a spill file while the database is down). Reads TASADOR_SERVING_*,
-    TASADOR_MLFLOW_*, TASADOR_DB_RAW_URL. One uvicorn worker: run more processes to scale.
+    requests in a spill file while the database is down); the history endpoints read CLEAN DATA
+    (503 while it is down). Reads TASADOR_SERVING_*, TASADOR_MLFLOW_*, TASADOR_DB_RAW_URL,
+    TASADOR_DB_CLEAN_URL. One uvicorn worker: run more processes to scale.
     """
     from tasador.serving.main import serve as serve_api
 

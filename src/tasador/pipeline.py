@@ -27,6 +27,7 @@ from tasador.registry.promotion import decide_promotion
 from tasador.retraining import RetrainDecision, Trigger, decide_retraining
 from tasador.storage import clean_store, raw_store
 from tasador.storage.records import BatchRecord, BatchStatus, DecisionRecord
+from tasador.training.importance import global_importance
 from tasador.training.metrics import Metrics, evaluate
 from tasador.training.train import predict_price, tune_and_train
 
@@ -379,6 +380,9 @@ def train_challenger(
 ) -> str:
     """Tune and train on clean training rows, log and register the model; return its version.
 
+    The model's global importance (mean |SHAP| on the evaluation set) is logged with it, so it is
+    computed once here and never at request time; none when the evaluation set is empty.
+
     A version already registered for this batch (a crash after registration) is reused, so a
     re-run never registers a second version for the same batch.
     """
@@ -406,6 +410,11 @@ def train_challenger(
         evaluation_set[schema.TARGET].to_numpy(),
         predict_price(trained.booster, trained.spec, evaluation_set),
     )
+    importance = (
+        global_importance(trained.booster, trained.spec, evaluation_set, seed=config.seed)
+        if len(evaluation_set)
+        else None
+    )
     profile = profile_frame(train, DRIFT_NUMERIC, DRIFT_CATEGORICAL)
     ref = log_and_register(
         stores.mlflow,
@@ -420,6 +429,7 @@ def train_challenger(
             "tasador.batch_number": str(batch.batch_number),
             "tasador.evaluation_rows": str(len(evaluation_set)),
         },
+        importance=importance.to_dict() if importance is not None else None,
     )
     return str(ref.version)
 

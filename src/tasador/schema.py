@@ -54,7 +54,17 @@ COLUMNS: Final[tuple[Column, ...]] = (
         description="list price, or sale price for sold rows (USD)",
     ),
     Column("bed", Role.NUMERIC, "float64", minimum=1, maximum=20, description="bedrooms"),
-    Column("bath", Role.NUMERIC, "float64", minimum=1, maximum=20, description="bathrooms"),
+    # Half baths are valid: US listings count a toilet and sink as 0.5 (and a three-quarter bath
+    # as 0.75), so "1.5" and even "0.5" (a cabin with a half bath) are real values; less than a
+    # half bath is not a bathroom. The model extends its smallest bath count below 1.
+    Column(
+        "bath",
+        Role.NUMERIC,
+        "float64",
+        minimum=0.5,
+        maximum=20,
+        description="bathrooms (a half bath counts 0.5)",
+    ),
     Column(
         "acre_lot",
         Role.NUMERIC,

@@ -131,6 +131,23 @@ class ServingSettings(BaseSettings):
         return self.explain_threads or len(os.sched_getaffinity(0))
 
 
+class UiSettings(BaseSettings):
+    """The Streamlit UI: where it listens, and the inference API it talks to."""
+
+    model_config = _config("UI_")
+
+    host: str = Field("127.0.0.1", description="interface the UI listens on")
+    port: int = Field(8501, description="port of the UI")
+    api_url: str | None = Field(
+        None, description="inference API the UI talks to; none: the local one (serving host, port)"
+    )
+    timeout_seconds: float = Field(30.0, gt=0, description="how long the UI waits for the API")
+
+    def resolved_api_url(self, serving: ServingSettings) -> str:
+        """`api_url`, or the local inference API's URL."""
+        return (self.api_url or f"http://{serving.host}:{serving.port}").rstrip("/")
+
+
 class Settings(BaseSettings):
     """All settings."""
 
@@ -146,6 +163,7 @@ class Settings(BaseSettings):
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     decision: DecisionSettings = Field(default_factory=DecisionSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
 
 
 @lru_cache(maxsize=1)

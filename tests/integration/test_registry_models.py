@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import mlflow.pyfunc
 import numpy as np
@@ -17,10 +18,12 @@ from tasador.registry.models import (
     ModelVersionRef,
     ensure_experiment,
     find_version_for_batch,
+    load_importance,
     load_model_version,
     log_and_register,
 )
 from tasador.registry.pyfunc import INPUT_COLUMNS
+from tasador.training.importance import Importance, global_importance
 from tasador.training.metrics import evaluate
 from tasador.training.synthetic import make_listings
 from tasador.training.train import TrainedModel, predict_price, tune_and_train
@@ -46,7 +49,12 @@ def client(mlflow_server: MlflowServer) -> MlflowClient:
 
 
 def register(
-    client: MlflowClient, name: str, trained: TrainedModel, data: pd.DataFrame, batch_id: int
+    client: MlflowClient,
+    name: str,
+    trained: TrainedModel,
+    data: pd.DataFrame,
+    batch_id: int,
+    importance: dict[str, Any] | None = None,
 ) -> ModelVersionRef:
     holdout = data[data["is_holdout"]]
     evaluation = evaluate(
@@ -63,6 +71,7 @@ def register(
         training_window=f"batches 1..{batch_id}",
         extra_tags={"tasador.batch_number": str(batch_id)},
         example_frame=data,
+        importance=importance,
     )
 
 
@@ -167,3 +176,22 @@ def test_a_run_left_running_by_a_killed_process_is_marked_killed_on_retraining(
     assert client.get_run(ref.run_id).info.status == "FINISHED"
     assert client.get_run(other.info.run_id).info.status == "RUNNING"  # another batch's
     client.set_terminated(other.info.run_id, status="FINISHED")
+
+
+def test_importance_is_logged_with_the_version_and_absent_for_older_ones(
+    client: MlflowClient, model_name: str, trained: TrainedModel, data: pd.DataFrame
+) -> None:
+    holdout = data[data["is_holdout"]]
+    importance = global_importance(trained.booster, trained.spec, holdout).to_dict()
+    older = register(client, model_name, trained, data, batch_id=1)
+    newer = register(client, model_name, trained, data, batch_id=2, importance=importance)
+
+    assert load_importance(client, model_name, older.version) is None
+    loaded = load_importance(client, model_name, newer.version)
+    assert loaded == importance
+    assert loaded is not None
+    assert list(loaded["features"]) == list(importance["features"])  # still largest first
+    assert Importance.from_dict(loaded).rows == len(holdout)
+    paths = {a.path for a in client.list_artifacts(newer.run_id)}
+    assert "importance.json" in paths
+    assert client.get_run(newer.run_id).info.status == "FINISHED"

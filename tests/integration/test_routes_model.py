@@ -21,10 +21,7 @@ from fixtures.serving import (
 )
 from tasador.registry.aliases import PRODUCTION
 from tasador.registry.models import load_model_version
-from tasador.serving.api_models import (
-    ModelInfoOut,
-    ReloadOut,
-)
+from tasador.serving.api_models import ModelInfoOut, ReloadOut, StatesOut
 from tasador.serving.model_holder import PUBLIC_RELOAD_ERROR, ModelHolder, serve_model
 from tasador.training.train import TrainedModel, predict_price
 
@@ -37,6 +34,7 @@ def test_model_reports_what_is_served(api: str, client: MlflowClient, production
     info = answer.json()
     loaded = load_model_version(client, production, "1")
     assert (info["name"], info["version"], info["alias"]) == (production, "1", "production")
+    assert info["model_version"] == info["version"]
     assert info["run_id"] == loaded.run_id
     assert info["training_window"] == "batches 1..1"
     assert info["trained_at"] is not None
@@ -47,6 +45,18 @@ def test_model_reports_what_is_served(api: str, client: MlflowClient, production
     assert info["known_categories"]["zip_code"] == len(loaded.spec.encodings["zip_code"].categories)
     assert info["reload"]["successes"] >= 1
     assert info["reload"]["last_error"] is None
+
+
+def test_states_are_the_ones_the_model_knows(
+    api: str, client: MlflowClient, production: str
+) -> None:
+    answer = httpx.get(f"{api}/states").json()
+    assert_answers_as(StatesOut, answer)
+    loaded = load_model_version(client, production, "1")
+    assert answer == {
+        "model_version": "1",
+        "states": sorted(loaded.spec.encodings["state"].categories),
+    }
 
 
 def test_model_and_reload_answers_are_the_documented_response_models(api: str) -> None:

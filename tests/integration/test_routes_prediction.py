@@ -209,6 +209,39 @@ def test_explanations_sum_to_the_prediction(api: str, data: pd.DataFrame) -> Non
             assert log_sum == pytest.approx(ex["log_price"], abs=1e-4)
             assert dollar_sum == pytest.approx(ex["price"], rel=1e-9)
         assert ex["base_price"] == pytest.approx(np.exp(ex["base_log_price"]))
+        # SHAP's own names, which earlier clients read: the same numbers
+        assert ex["base_value"] == ex["base_log_price"]
+        assert ex["shap_values"] == {name: t["log"] for name, t in ex["inputs"].items()}
+
+
+def test_batch_predict_answers_a_list_in_order_as_predict_does(
+    api: str, data: pd.DataFrame
+) -> None:
+    bodies = listings_of(complete(data).head(25))
+    batch = httpx.post(f"{api}/batch_predict", json=bodies)
+    assert batch.status_code == 200
+    assert_answers_as(BatchPredictionOut, batch.json())
+    listed = httpx.post(f"{api}/predict", json=bodies).json()
+    assert batch.json()["predictions"] == listed["predictions"]
+    one = httpx.post(f"{api}/batch_predict", json=LISTING)
+    assert one.status_code == 422
+    assert one.json()["detail"][0]["msg"] == "a list of listings is expected"
+    refused = httpx.post(f"{api}/batch_predict", json=[LISTING, {**LISTING, "bed": -1}])
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", 1, "bed"]
+    per_item = httpx.post(
+        f"{api}/batch_predict", params={"per_item": "true"}, json=[LISTING, {**LISTING, "bed": -1}]
+    ).json()["predictions"]
+    assert "price" in per_item[0]
+    assert per_item[1]["detail"][0]["loc"] == ["body", 1, "bed"]
+
+
+@pytest.mark.parametrize("bath", [0.5, 0.75, 1.5])
+def test_half_baths_are_priced(api: str, bath: float) -> None:
+    answer = httpx.post(f"{api}/predict", json={**LISTING, "bath": bath})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["price"] > 0
+    assert httpx.post(f"{api}/predict", json={**LISTING, "bath": 0.25}).status_code == 422
 
 
 def test_answers_are_the_documented_response_models(api: str, data: pd.DataFrame) -> None:

@@ -20,19 +20,27 @@ from fixtures.serving import (
     wait_until,
 )
 from tasador.registry.aliases import PRODUCTION
-from tasador.serving.api_models import (
-    HealthOut,
-)
+from tasador.serving.api_models import HealthOut, ReadyOut, ServiceInfoOut
 from tasador.training.train import TrainedModel
 
 pytestmark = pytest.mark.integration
 
 
 def test_health_and_ready_answers_are_the_documented_response_models(api: str) -> None:
-    assert_answers_as(HealthOut, httpx.get(f"{api}/health").json())
+    health = httpx.get(f"{api}/health").json()
+    assert_answers_as(HealthOut, health)
+    assert health == {"status": "healthy", "model_version": "1", "problems": []}
     ready = httpx.get(f"{api}/ready").json()
-    HealthOut.model_validate(ready)
+    assert_answers_as(ReadyOut, ready)
     assert ready == {"status": "ok", "model_version": "1"}
+
+
+def test_root_describes_the_service(api: str, production: str) -> None:
+    info = httpx.get(f"{api}/").json()
+    assert_answers_as(ServiceInfoOut, info)
+    assert (info["model_name"], info["model_version"]) == (production, "1")
+    assert {"/predict", "/batch_predict", "/models", "/health"} <= set(info["endpoints"])
+    assert "/docs" not in info["endpoints"]
 
 
 def test_metrics_are_exposed(api: str) -> None:
@@ -65,8 +73,12 @@ def test_not_ready_before_a_model_is_promoted(
     client: MlflowClient, model_name: str, trained: tuple[TrainedModel, TrainedModel], data: Any
 ) -> None:
     with running_server(make_app(client, model_name)) as url:
-        assert httpx.get(f"{url}/health").status_code == 200
+        health = httpx.get(f"{url}/health")
+        assert health.status_code == 200
+        assert health.json()["status"] == "degraded"
+        assert "no model loaded" in health.json()["problems"][0]
         assert httpx.get(f"{url}/ready").status_code == 503
+        assert httpx.get(f"{url}/states").status_code == 503
         assert httpx.post(f"{url}/predict", json=LISTING).status_code == 503
         assert httpx.post(f"{url}/explain", json=LISTING).status_code == 503
         assert httpx.get(f"{url}/model").status_code == 503
@@ -75,6 +87,7 @@ def test_not_ready_before_a_model_is_promoted(
         client.set_registered_model_alias(model_name, PRODUCTION, version)
         wait_until(lambda: is_ready(url))
         assert httpx.post(f"{url}/predict", json=LISTING).json()["model_version"] == version
+        assert httpx.get(f"{url}/health").json()["status"] == "healthy"
 
 
 def test_openapi_documents_the_listing_body(api: str) -> None:
@@ -86,8 +99,12 @@ def test_openapi_documents_the_listing_body(api: str) -> None:
     body = document["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"]["oneOf"][1]["maxItems"] == MAX_BATCH
     assert set(document["paths"]) >= {
-        "/health", "/ready", "/model", "/predict", "/explain", "/metrics", "/reload",
+        "/", "/health", "/ready", "/model", "/states", "/predict", "/batch_predict", "/explain",
+        "/metrics", "/reload", "/models", "/models/{version}/importance", "/batches",
+        "/batches/{batch_id}", "/requests/summary", "/metrics/summary", "/predictions/history",
     }  # fmt: skip
+    batch = document["paths"]["/batch_predict"]["post"]["requestBody"]["content"]
+    assert batch["application/json"]["schema"]["maxItems"] == MAX_BATCH
     docs = httpx.get(f"{api}/docs")
     assert docs.status_code == 200
     assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", docs.text)

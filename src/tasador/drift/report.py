@@ -14,8 +14,9 @@ features do.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from typing import Any, Literal
 
 import numpy as np
@@ -25,7 +26,7 @@ from tasador import schema
 from tasador.drift.chi_square import CRAMERS_V_THRESHOLD, chi_square_homogeneity
 from tasador.drift.ks import KS_THRESHOLD, ks_two_sample
 from tasador.drift.profile import DataProfile, category_counts, numeric_values
-from tasador.drift.psi import PSI_THRESHOLD, categorical_psi, numeric_psi
+from tasador.drift.psi import PSI_THRESHOLD, categorical_shares, numeric_bins, psi_from_shares
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +40,45 @@ DRIFT_CATEGORICAL: tuple[str, ...] = tuple(
     c for c in schema.CATEGORICAL if c not in ("city", "zip_code")
 )
 
+#: Most reference categories drawn one by one; the rest join the 'other' bucket.
+MAX_CATEGORIES_SHOWN = 15
+
 Kind = Literal["numeric", "categorical"]
 Test = Literal["ks", "chi2"]
+
+
+@dataclass(frozen=True, slots=True)
+class DistributionBins:
+    """A feature's reference and current shares over the bins its PSI scores, for drawing.
+
+    Numeric: the reference-quantile bins, labelled '≤ a', '(a, b]', '> z' from the inner `edges`.
+    Categorical: the most common reference categories, then 'other' (`edges` empty). Each side's
+    shares sum to 1.
+    """
+
+    labels: tuple[str, ...]
+    reference: tuple[float, ...]
+    current: tuple[float, ...]
+    edges: tuple[float, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types."""
+        return {
+            "labels": list(self.labels),
+            "reference": list(self.reference),
+            "current": list(self.current),
+            "edges": list(self.edges),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DistributionBins:
+        """Inverse of `to_dict`."""
+        return cls(
+            labels=tuple(str(x) for x in data["labels"]),
+            reference=tuple(float(x) for x in data["reference"]),
+            current=tuple(float(x) for x in data["current"]),
+            edges=tuple(float(x) for x in data.get("edges", ())),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +86,8 @@ class FeatureDrift:
     """One feature's test, effect size and PSI with the thresholds used, and whether it drifted.
 
     `statistic` is KS D or the chi-square statistic; `effect_size` is KS D or Cramér's V. A feature
-    with no values on one side is not tested (statistic 0, p-value 1, not drifted); its missing
-    shares tell the story.
+    with no values on one side is not tested (statistic 0, p-value 1, not drifted, `bins` None);
+    its missing shares tell the story.
     """
 
     feature: str
@@ -65,19 +103,24 @@ class FeatureDrift:
     drifted: bool
     missing_share_reference: float
     missing_share_current: float
+    bins: DistributionBins | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types."""
-        return asdict(self)
+        data = asdict(self)
+        data["bins"] = None if self.bins is None else self.bins.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureDrift:
-        """Inverse of `to_dict`."""
+        """Inverse of `to_dict`; reports stored before bins existed load with `bins` None."""
+        bins = data.get("bins")
         return cls(
             feature=str(data["feature"]),
             kind=data["kind"],
             test=data["test"],
             drifted=bool(data["drifted"]),
+            bins=None if bins is None else DistributionBins.from_dict(bins),
             **{
                 k: float(data[k])
                 for k in (
@@ -157,6 +200,7 @@ class _Measured:
     psi: float
     missing_share_reference: float
     missing_share_current: float
+    bins: DistributionBins | None
 
 
 def detect_drift(
@@ -209,6 +253,7 @@ def detect_drift(
             and (m.effect_size >= m.effect_threshold or m.psi >= psi_threshold),
             missing_share_reference=m.missing_share_reference,
             missing_share_current=m.missing_share_current,
+            bins=m.bins,
         )
         for m in measured
     )
@@ -238,10 +283,20 @@ def _measure_numeric(
     tested = ref.sample.size > 0 and finite.size > 0
     if tested:
         ks = ks_two_sample(ref.sample, finite, assume_sorted=True)
-        psi = numeric_psi(ref.sample, finite, bins=bins, assume_sorted=True)
+        # Exactly `numeric_psi`, keeping the bins to show.
+        edges, ref_shares, cur_shares = numeric_bins(
+            ref.sample, finite, bins=bins, assume_sorted=True
+        )
+        psi = psi_from_shares(ref_shares, cur_shares)
         statistic, p_value = ks.statistic, ks.p_value
+        distribution: DistributionBins | None = DistributionBins(
+            labels=_numeric_labels(edges.tolist()),
+            reference=tuple(ref_shares.tolist()),
+            current=tuple(cur_shares.tolist()),
+            edges=tuple(edges.tolist()),
+        )
     else:
-        statistic, p_value, psi = 0.0, 1.0, 0.0
+        statistic, p_value, psi, distribution = 0.0, 1.0, 0.0, None
     return _Measured(
         feature=name,
         kind="numeric",
@@ -254,6 +309,7 @@ def _measure_numeric(
         psi=psi,
         missing_share_reference=ref.missing_share,
         missing_share_current=missing_current,
+        bins=distribution,
     )
 
 
@@ -267,10 +323,15 @@ def _measure_categorical(
     tested = sum(ref.counts.values()) > 0 and n_current > 0
     if tested:
         chi = chi_square_homogeneity(ref.counts, counts)
-        psi = categorical_psi(ref.counts, counts)
+        # Exactly `categorical_psi`, keeping the shares to show.
+        categories, ref_shares, cur_shares = categorical_shares(ref.counts, counts)
+        psi = psi_from_shares(ref_shares, cur_shares)
         statistic, p_value, effect = chi.statistic, chi.p_value, chi.cramers_v
+        distribution: DistributionBins | None = _categorical_bins(
+            categories, ref_shares, cur_shares
+        )
     else:
-        statistic, p_value, effect, psi = 0.0, 1.0, 0.0, 0.0
+        statistic, p_value, effect, psi, distribution = 0.0, 1.0, 0.0, 0.0, None
     return _Measured(
         feature=name,
         kind="categorical",
@@ -283,7 +344,47 @@ def _measure_categorical(
         psi=psi,
         missing_share_reference=ref.missing_share,
         missing_share_current=missing_current,
+        bins=distribution,
     )
+
+
+def _numeric_labels(edges: Sequence[float]) -> tuple[str, ...]:
+    """'≤ a', '(a, b]', ..., '> z' for the right-closed bins around the inner `edges`."""
+    if not edges:
+        return ("all",)
+    text = _format_edges(edges)
+    return (f"≤ {text[0]}", *(f"({a}, {b}]" for a, b in pairwise(text)), f"> {text[-1]}")
+
+
+def _format_edges(edges: Sequence[float]) -> list[str]:
+    """3 significant digits, more (for all edges) only when needed to keep distinct edges apart."""
+    for digits in range(3, 17):
+        text = [f"{e:.{digits}g}" for e in edges]
+        if len(set(text)) == len(text):
+            return text
+    return [f"{e:.17g}" for e in edges]  # 17 digits tell any two floats apart
+
+
+def _categorical_bins(
+    categories: Sequence[str], reference: np.ndarray, current: np.ndarray
+) -> DistributionBins:
+    """The commonest reference categories, the rest and the unseen ones folded into 'other'.
+
+    `reference` and `current` are `categorical_shares` output (last entry: the unseen bucket). Ties
+    in reference share go by name so the order does not depend on the counts' order.
+    """
+    order = sorted(range(len(categories)), key=lambda i: (-reference[i], categories[i]))
+    shown = order[:MAX_CATEGORIES_SHOWN]
+    folded = [*order[MAX_CATEGORIES_SHOWN:], len(categories)]
+    labels = [categories[i] for i in shown]
+    ref = [float(reference[i]) for i in shown]
+    cur = [float(current[i]) for i in shown]
+    other_ref, other_cur = float(reference[folded].sum()), float(current[folded].sum())
+    if other_ref > 0.0 or other_cur > 0.0:
+        labels.append("other")
+        ref.append(other_ref)
+        cur.append(other_cur)
+    return DistributionBins(labels=tuple(labels), reference=tuple(ref), current=tuple(cur))
 
 
 def _explain(features: tuple[FeatureDrift, ...], drifted: tuple[str, ...], needed: int) -> str:

@@ -9,6 +9,7 @@ artifact folder. Run artifacts:
     model/artifacts/model.ubj  the native XGBoost booster (UBJSON)
     model/artifacts/feature_spec.json
     model/artifacts/training_profile.json   the drift reference
+    importance.json            global feature importance (absent for models logged before it)
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ TAG_BATCH: Final[str] = "tasador.batch_id"
 TAG_WINDOW: Final[str] = "tasador.training_window"
 TAG_INTERRUPTED: Final[str] = "tasador.interrupted"
 EVAL_PREFIX: Final[str] = "eval_"
+IMPORTANCE_FILE: Final[str] = "importance.json"
 VALID_PREFIX: Final[str] = "valid_"
 
 
@@ -182,6 +184,7 @@ def log_and_register(
     training_window: str,
     extra_tags: dict[str, str],
     example_frame: pd.DataFrame | None = None,
+    importance: dict[str, Any] | None = None,
 ) -> ModelVersionRef:
     """Log the model as a run and register it as a new version of `model_name`.
 
@@ -189,6 +192,7 @@ def log_and_register(
     drift reference. The batch and training window are tagged on the run and, at creation, on the
     version (so `find_version_for_batch` sees a version as soon as it exists). `example_frame`
     (listings) gives the input example; by default one is made from the spec's categories.
+    `importance` (`Importance.to_dict()`), when given, is logged as the run's `importance.json`.
     """
     tags = {TAG_BATCH: str(batch_id), TAG_WINDOW: training_window, **extra_tags}
     experiment_id = ensure_experiment(client, experiment)
@@ -204,6 +208,8 @@ def log_and_register(
         with tempfile.TemporaryDirectory(prefix="tasador-model-") as tmp:
             model_dir = _save_pyfunc(Path(tmp), trained, training_profile, example)
             client.log_artifacts(run_id, str(model_dir), MODEL_PATH)
+        if importance is not None:
+            client.log_dict(run_id, importance, IMPORTANCE_FILE)
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
         raise
@@ -320,6 +326,21 @@ def load_model_version(client: MlflowClient, model_name: str, version: str) -> L
         training_profile=profile,
         tags=dict(mv.tags or {}),
     )
+
+
+def load_importance(client: MlflowClient, model_name: str, version: str) -> dict[str, Any] | None:
+    """The global importance logged with a version; None for one logged without it (older).
+
+    Absence is read from the run's artifact listing, so only a missing file gives None; any other
+    failure (server, network) propagates.
+    """
+    run_id = str(client.get_model_version(model_name, str(version)).run_id)
+    if IMPORTANCE_FILE not in {a.path for a in client.list_artifacts(run_id)}:
+        return None
+    with tempfile.TemporaryDirectory(prefix="tasador-importance-") as tmp:
+        path = Path(client.download_artifacts(run_id, IMPORTANCE_FILE, tmp))
+        data: dict[str, Any] = json.loads(path.read_text())
+    return data
 
 
 def run_finished_at(client: MlflowClient, run_id: str) -> datetime | None:

@@ -202,6 +202,10 @@ class ExplanationOut(BaseModel):
     base_price: float = Field(description="exp(base_log_price)")
     inputs: dict[str, Contribution] = Field(description="per input field of the listing")
     features: dict[str, Contribution] = Field(description="per model feature")
+    shap_values: dict[str, float] = Field(
+        description="per input field, the log contribution (`inputs[*].log`): SHAP's own name"
+    )
+    base_value: float = Field(description="the same as `base_log_price`: SHAP's own name")
     fallbacks: list[str]
     model_version: str
     request_id: str
@@ -226,6 +230,7 @@ class ModelInfoOut(BaseModel):
 
     name: str
     version: str
+    model_version: str = Field(description="the same as `version` (the name earlier clients read)")
     alias: str
     run_id: str
     trained_at: datetime | None
@@ -251,4 +256,34 @@ class ReloadOut(BaseModel):
 
 
 class HealthOut(BaseModel):
+    """Liveness (always 200 while the process answers) and whether it is fully serving."""
+
+    status: Literal["healthy", "degraded"] = Field(
+        description="healthy: a model is served and the inference log writes to RAW DATA"
+    )
+    model_version: str | None
+    problems: list[str] = Field(description="why it is degraded, in words (empty when healthy)")
+
+
+class ReadyOut(BaseModel):
     status: str
+    model_version: str | None = None
+
+
+class ServiceInfoOut(BaseModel):
+    """What this service is and where to go next."""
+
+    name: str
+    version: str = Field(description="the tasador package's version")
+    model_name: str
+    model_version: str | None = Field(description="the served version (none loaded yet: null)")
+    docs: str
+    openapi: str
+    endpoints: list[str]
+
+
+class StatesOut(BaseModel):
+    """The states the served model has seen in training (others are priced by fallback)."""
+
+    model_version: str
+    states: list[str]

@@ -21,10 +21,12 @@ from tasador.serving.body_reader import BodyReader
 from tasador.serving.errors import RefusedBodyError, invalid_request, refused_body
 from tasador.serving.middleware import RequestMetrics
 from tasador.serving.model_holder import ModelHolder
-from tasador.serving.routes import model, prediction, service
+from tasador.serving.routes import history as history_routes
+from tasador.serving.routes import model, prediction, requests, service
 from tasador.serving.state import ServingState
 
 if TYPE_CHECKING:
+    from tasador.serving.history import HistoryReader
     from tasador.serving.inference_log import InferenceLog
 
 
@@ -36,6 +38,7 @@ def create_app(
     reload_token: str | None,
     max_batch: int,
     max_body_bytes: int,
+    history: HistoryReader | None = None,
     on_close: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The inference API around `holder` (the served model) and `inference_log` (RAW DATA sink).
@@ -43,7 +46,8 @@ def create_app(
     The lifespan starts the holder's poller and the inference log, and on shutdown stops the poller
     and closes the log (flushing it, spilling what cannot be written). `reload_token` None
     disables POST /reload (404); `max_batch` bounds a /predict list; bodies over
-    `max_body_bytes` get 413; `on_close` runs last at shutdown (disposing an engine, say).
+    `max_body_bytes` get 413; `history` answers the read-only history endpoints (None: 503);
+    `on_close` runs last at shutdown (disposing an engine, say).
     """
     state = ServingState(
         holder=holder,
@@ -51,6 +55,7 @@ def create_app(
         model_name=model_name,
         reload_token=reload_token,
         reader=BodyReader(max_batch),
+        history=history,
     )
 
     @asynccontextmanager
@@ -81,7 +86,8 @@ def create_app(
     app.add_middleware(RequestMetrics, metrics=state.metrics)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(RefusedBodyError, refused_body)
-    for router in (service.router, model.router, prediction.router):
+    routers = (service, model, prediction, history_routes, requests)
+    for router in (r.router for r in routers):
         app.include_router(router)
     _document_listing(app, max_batch)
     return app
@@ -102,6 +108,8 @@ def _document_listing(app: FastAPI, max_batch: int) -> None:
         components["ListingIn"] = schema
         body = document["paths"]["/predict"]["post"]["requestBody"]
         body["content"]["application/json"]["schema"]["oneOf"][1]["maxItems"] = max_batch
+        body = document["paths"]["/batch_predict"]["post"]["requestBody"]
+        body["content"]["application/json"]["schema"]["maxItems"] = max_batch
         app.openapi_schema = document
         return document
 

@@ -27,7 +27,6 @@ contributions: `dollars_i = c_i * exp(base) * (exp(S) - 1) / S` (the factor tend
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from itertools import pairwise
@@ -35,28 +34,9 @@ from itertools import pairwise
 import numpy as np
 import xgboost as xgb
 
-from tasador import schema
-from tasador.training.features import feature_table
-
-
-def inputs_of(
-    feature: str, inputs: tuple[schema.ListingInput, ...] = schema.MODEL_INPUTS
-) -> tuple[str, ...]:
-    """The listing fields `feature` is built from (derived from the declared model inputs)."""
-    return feature_table(inputs).inputs_of(feature)
-
-
-def input_weights(
-    feature_names: Sequence[str], inputs: tuple[schema.ListingInput, ...] = schema.MODEL_INPUTS
-) -> tuple[tuple[str, ...], np.ndarray]:
-    """(input field names, features x fields weight matrix whose rows each sum to 1)."""
-    sources = [inputs_of(feature, inputs) for feature in feature_names]
-    names = tuple(dict.fromkeys(field for fields in sources for field in fields))
-    weights = np.zeros((len(feature_names), len(names)), dtype=np.float64)
-    for i, fields in enumerate(sources):
-        for field in fields:
-            weights[i, names.index(field)] = 1.0 / len(fields)
-    return names, weights
+# Shared with training (global importance); re-exported for serving's callers.
+from tasador.training.importance import input_weights as input_weights
+from tasador.training.importance import inputs_of as inputs_of
 
 
 @dataclass(frozen=True)

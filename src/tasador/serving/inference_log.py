@@ -161,6 +161,11 @@ class InferenceLog:
         return self._write_failures
 
     @property
+    def failing(self) -> bool:
+        """The database refuses writes now: records wait in memory or the spill file."""
+        return self._failing_since is not None
+
+    @property
     def written(self) -> int:
         """Records committed to the database (or found already there on a replay)."""
         return self._written

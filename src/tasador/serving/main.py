@@ -17,6 +17,7 @@ from tasador.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from sqlalchemy import Engine
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def app_from_settings(settings: Settings) -> FastAPI:
 
     from tasador.platform.local import resolve_urls
     from tasador.serving.app import create_app
+    from tasador.serving.history import HistoryReader
     from tasador.serving.inference_log import InferenceLog
     from tasador.serving.model_holder import ModelHolder
     from tasador.storage.engine import make_engine
@@ -43,6 +45,7 @@ def app_from_settings(settings: Settings) -> FastAPI:
     state.mkdir(parents=True, exist_ok=True)
     client = MlflowClient(tracking_uri=urls.tracking_uri, registry_uri=urls.tracking_uri)
     engine = make_engine(urls.raw_db)
+    clean = make_engine(urls.clean_db)
     token = serving.reload_token.get_secret_value() if serving.reload_token else None
     return create_app(
         holder=ModelHolder(
@@ -62,8 +65,14 @@ def app_from_settings(settings: Settings) -> FastAPI:
         reload_token=token,
         max_batch=serving.max_batch,
         max_body_bytes=serving.max_body_bytes,
-        on_close=engine.dispose,
+        history=HistoryReader(clean, client, settings.mlflow.model_name, raw=engine),
+        on_close=lambda: _dispose(engine, clean),
     )
+
+
+def _dispose(*engines: Engine) -> None:
+    for engine in engines:
+        engine.dispose()
 
 
 def create_served_app() -> FastAPI:

@@ -12,7 +12,13 @@ from tasador.serving.metrics import ServingMetrics
 
 # Paths counted under their own label; anything else is "other" (bounded label values).
 ENDPOINTS: Final[frozenset[str]] = frozenset(
-    {"/health", "/ready", "/model", "/predict", "/explain", "/metrics", "/reload"}
+    {
+        *("/", "/health", "/ready", "/metrics"),
+        *("/model", "/states", "/reload"),
+        *("/predict", "/batch_predict", "/explain"),
+        *("/models", "/batches"),
+        *("/requests/summary", "/metrics/summary", "/predictions/history"),
+    }
 )
 
 

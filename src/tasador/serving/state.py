@@ -17,18 +17,21 @@ from tasador.serving.metrics import ServingMetrics
 from tasador.serving.model_holder import ModelHolder, ServedModel
 
 if TYPE_CHECKING:
+    from tasador.serving.history import HistoryReader
     from tasador.serving.inference_log import InferenceLog
 
 
 @dataclass
 class ServingState:
-    """One app's services; `reload_token` None disables POST /reload."""
+    """One app's services; `reload_token` None disables POST /reload; `history` None turns the
+    history endpoints off (503)."""
 
     holder: ModelHolder
     inference_log: InferenceLog | None
     model_name: str
     reload_token: str | None
     reader: BodyReader
+    history: HistoryReader | None = None
     batcher: PredictionBatcher = field(default_factory=PredictionBatcher)
     metrics: ServingMetrics = field(init=False)
     # threads that take the other tree ranges of an /explain (see explain.TreeSplit)

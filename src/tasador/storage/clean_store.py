@@ -537,3 +537,25 @@ def list_fetch_events(engine: sa.Engine, *, limit: int | None = None) -> list[Fe
         )
         for r in rows
     ]
+
+
+# What the history endpoints read ---------------------------------------------------------------
+
+
+def history_fingerprint(engine: sa.Engine) -> tuple[Any, ...]:
+    """A value that changes whenever a batch, drift report or decision is added or updated: one
+    cheap query that tells a reader of the loop's history whether to read it again."""
+    changes = (
+        (batches, batches.c.updated_at),
+        (drift_reports, drift_reports.c.created_at),
+        (decisions, decisions.c.updated_at),
+    )
+    query = sa.select(
+        *(
+            sa.select(aggregate).select_from(table).scalar_subquery()
+            for table, moment in changes
+            for aggregate in (sa.func.count(), sa.func.max(moment))
+        )
+    )
+    with engine.connect() as conn:
+        return tuple(conn.execute(query).one())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -13,7 +14,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, INTERVAL, insert
 
 from tasador import schema
 from tasador.storage import compressed_json
@@ -32,11 +33,13 @@ from tasador.storage.tables import inference_requests, max_batch_number, raw_bat
 __all__ = [
     "INFERENCE_COLUMNS",
     "BatchConflict",
+    "InferenceSummary",
     "StoredBatch",
     "latest_raw_batch",
     "load_inference_records",
     "load_raw_frame",
     "store_raw_batch",
+    "summarize_inference",
     "write_inference_records",
 ]
 
@@ -244,15 +247,26 @@ def write_inference_records(
 
 
 def load_inference_records(
-    engine: sa.Engine, *, since: datetime | None = None, limit: int | None = None
+    engine: sa.Engine,
+    *,
+    since: datetime | None = None,
+    limit: int | None = None,
+    endpoints: Sequence[str] | None = None,
+    status_code: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Stored inference requests, newest first (optionally only those received after `since`).
+    """Stored inference requests, newest first (optionally only those received after `since`, to
+    some endpoints, with one status code).
 
     The bodies come back unpacked, as the JSON values they hold.
     """
-    query = sa.select(inference_requests).order_by(inference_requests.c.received_at.desc())
+    c = inference_requests.c
+    query = sa.select(inference_requests).order_by(c.received_at.desc())
     if since is not None:
-        query = query.where(inference_requests.c.received_at > since)
+        query = query.where(c.received_at > since)
+    if endpoints is not None:
+        query = query.where(c.endpoint.in_(list(endpoints)))
+    if status_code is not None:
+        query = query.where(c.status_code == status_code)
     if limit is not None:
         query = query.limit(limit)
     with engine.connect() as conn:
@@ -281,3 +295,72 @@ def list_raw_batches(
         RawBatchRecord(int(r.id), int(r.batch_number), int(r.row_count), r.content_hash)
         for r in rows
     ]
+
+
+#: Latency percentiles of `summarize_inference`, as fractions.
+LATENCY_QUANTILES: Final[tuple[float, ...]] = (0.5, 0.9, 0.95, 0.99)
+
+
+@dataclass(frozen=True, slots=True)
+class InferenceSummary:
+    """Counts and latency of the inference requests received in [since, until)."""
+
+    total: int
+    by_endpoint: dict[str, int]
+    by_status: dict[int, int]
+    by_model_version: dict[str, int]
+    latency_mean_ms: float | None
+    latency_quantiles_ms: dict[float, float]  # LATENCY_QUANTILES -> ms; empty without requests
+    over_time: list[tuple[datetime, int, int, float | None]]  # bucket start, requests, errors, p95
+
+
+def summarize_inference(
+    engine: sa.Engine, since: datetime, until: datetime, bucket_seconds: int
+) -> InferenceSummary:
+    """The inference log's counts and latency since `since`, in SQL: no body is read."""
+    c = inference_requests.c
+    window = sa.and_(c.received_at >= since, c.received_at < until)
+    bucket = sa.func.date_bin(
+        sa.cast(f"{int(bucket_seconds)} seconds", INTERVAL), c.received_at, since
+    ).label("bucket")
+    quantiles = sa.func.percentile_cont(sa.literal(list(LATENCY_QUANTILES), ARRAY(sa.Double)))
+    with engine.connect() as conn:
+        total, mean, cuts = conn.execute(
+            sa.select(
+                sa.func.count(), sa.func.avg(c.latency_ms), quantiles.within_group(c.latency_ms)
+            ).where(window)
+        ).one()
+
+        def counts(column: Any) -> dict[Any, int]:
+            rows = conn.execute(
+                sa.select(column, sa.func.count()).where(window).group_by(column)
+            ).all()
+            return {key: int(n) for key, n in rows if key is not None}
+
+        by_endpoint, by_status = counts(c.endpoint), counts(c.status_code)
+        by_version = counts(c.model_version)
+        over_time = conn.execute(
+            sa.select(
+                bucket,
+                sa.func.count(),
+                sa.func.count().filter(c.status_code >= 400),
+                sa.func.percentile_cont(0.95).within_group(c.latency_ms),
+            )
+            .where(window)
+            .group_by(bucket)
+            .order_by(bucket)
+        ).all()
+    return InferenceSummary(
+        total=int(total),
+        by_endpoint={str(k): v for k, v in by_endpoint.items()},
+        by_status={int(k): v for k, v in by_status.items()},
+        by_model_version={str(k): v for k, v in by_version.items()},
+        latency_mean_ms=None if mean is None else float(mean),
+        latency_quantiles_ms=(
+            {} if cuts is None else dict(zip(LATENCY_QUANTILES, map(float, cuts), strict=True))
+        ),
+        over_time=[
+            (start, int(n), int(errors), None if p95 is None else float(p95))
+            for start, n, errors, p95 in over_time
+        ],
+    )

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from tasador.serving.api_models import ModelInfoOut, ReloadOut
+from tasador.serving.api_models import ModelInfoOut, ReloadOut, StatesOut
 from tasador.serving.deps import State, reload_token
 from tasador.serving.responses import OrjsonResponse
 
@@ -30,6 +30,7 @@ async def model_info(state: State) -> Response:
         {
             "name": model.name,
             "version": model.version,
+            "model_version": model.version,
             "alias": holder.alias,
             "run_id": model.run_id,
             "trained_at": model.trained_at,
@@ -45,6 +46,19 @@ async def model_info(state: State) -> Response:
             "reload": reload_status,
         }
     )
+
+
+@router.get(
+    "/states", response_model=StatesOut, responses={503: {"description": "no model loaded yet"}}
+)
+async def known_states(state: State) -> Response:
+    """The states the served model saw in training, sorted (any other state is still priced, by
+    the encoding's fallback, and named in `fallbacks`)."""
+    model = state.holder.current()
+    if model is None:
+        return OrjsonResponse({"detail": "no model loaded yet"}, status_code=503)
+    states = sorted(model.spec.encodings["state"].categories)
+    return OrjsonResponse({"model_version": model.version, "states": states})
 
 
 @router.post(

@@ -31,6 +31,7 @@ from tasador.serving.api_models import (
 )
 from tasador.serving.columnar import listing_columns
 from tasador.serving.deps import State
+from tasador.serving.errors import RefusedBodyError, field_errors
 from tasador.serving.explain import explain
 from tasador.serving.model_holder import ServedModel
 from tasador.serving.responses import OrjsonResponse, fallback_fields, priced
@@ -48,6 +49,16 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+PerItem = Annotated[
+    bool,
+    Query(
+        description="price the valid listings of a list and give each invalid one its errors in "
+        "its place (default: any invalid listing refuses the whole list, 422)"
+    ),
+]
+_NOT_A_LIST = {"loc": ("body",), "msg": "a list of listings is expected", "type": "list_type"}
+
+
 def _request_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
@@ -60,31 +71,41 @@ def _request_body(schema: dict[str, Any]) -> dict[str, Any]:
         {"oneOf": [_LISTING, {"type": "array", "items": _LISTING, "minItems": 1}]}
     ),
 )
-async def predict(
-    request: Request,
-    state: State,
-    per_item: Annotated[
-        bool,
-        Query(
-            description="price the valid listings of a list and give each invalid one its "
-            "errors in its place (default: any invalid listing refuses the whole list, 422)"
-        ),
-    ] = False,
-) -> Response:
+async def predict(request: Request, state: State, per_item: PerItem = False) -> Response:
     """Price one listing, or a list of listings (answered in the order sent).
 
     A missing field, or an unknown state, city or ZIP code, is priced without and named in
     `fallbacks`.
     """
+    return await _price(request, state, "/predict", per_item, lists_only=False)
+
+
+@router.post(
+    "/batch_predict",
+    response_model=BatchPredictionOut,
+    responses=_ERRORS,
+    openapi_extra=_request_body({"type": "array", "items": _LISTING, "minItems": 1}),
+)
+async def batch_predict(request: Request, state: State, per_item: PerItem = False) -> Response:
+    """Price a list of listings: `{"predictions": [...]}` in the order sent. The same code and
+    answer as `/predict` with a list, under the name earlier clients call."""
+    return await _price(request, state, "/batch_predict", per_item, lists_only=True)
+
+
+async def _price(
+    request: Request, state: State, endpoint: str, per_item: bool, *, lists_only: bool
+) -> Response:
     started, received_at = time.perf_counter(), datetime.now(UTC)
     request_id: str = request.state.request_id
     if per_item:
-        return await _predict_per_item(request, state, started, received_at)
+        return await _predict_per_item(request, state, started, received_at, endpoint)
     batcher = state.batcher
     batcher.in_flight += 1
     try:
         columns, single, raw = await state.reader.listings(request)
-        model = state.served(request_id, received_at, started, "/predict", raw)
+        if single and lists_only:
+            raise RefusedBodyError(422, field_errors([_NOT_A_LIST], 1), raw)
+        model = state.served(request_id, received_at, started, endpoint, raw)
         x = build_features(columns, model.spec)
         log_price = await batcher.predict(model, x)  # with the requests waiting alongside
     finally:
@@ -99,9 +120,9 @@ async def predict(
         }
         response = OrjsonResponse(content)
         inputs = orjson.Fragment(raw)
-        state.log(request_id, received_at, "/predict", model, inputs, items[0], started, 200)
+        state.log(request_id, received_at, endpoint, model, inputs, items[0], started, 200)
         return response
-    return _list_answer(state, model, request_id, raw, items, received_at, started)
+    return _list_answer(state, model, request_id, raw, items, received_at, started, endpoint)
 
 
 def _list_answer(
@@ -112,23 +133,24 @@ def _list_answer(
     items: list[Any],
     received_at: datetime,
     started: float,
+    endpoint: str,
 ) -> Response:
     """The answer to a list, its items encoded once for the answer and the inference log."""
     outputs = orjson.Fragment(orjson.dumps(items))
     content = {"model_version": model.version, "request_id": request_id, "predictions": outputs}
     response = OrjsonResponse(content)
     inputs = orjson.Fragment(raw)
-    state.log(request_id, received_at, "/predict", model, inputs, outputs, started, 200)
+    state.log(request_id, received_at, endpoint, model, inputs, outputs, started, 200)
     return response
 
 
 async def _predict_per_item(
-    request: Request, state: State, started: float, received_at: datetime
+    request: Request, state: State, started: float, received_at: datetime, endpoint: str
 ) -> Response:
     """A list priced item by item: each valid listing's price, each invalid one's errors."""
     request_id: str = request.state.request_id
     columns, positions, refused, raw = await state.reader.listings_per_item(request)
-    model = state.served(request_id, received_at, started, "/predict", raw)
+    model = state.served(request_id, received_at, started, endpoint, raw)
     answers: list[Any] = [refused.get(i) for i in range(len(positions) + len(refused))]
     if positions:
         x = build_features(columns, model.spec)
@@ -141,7 +163,7 @@ async def _predict_per_item(
         state.metrics.observe_predictions(model.version, price)
         for position, item in zip(positions, items, strict=True):
             answers[position] = item
-    return _list_answer(state, model, request_id, raw, answers, received_at, started)
+    return _list_answer(state, model, request_id, raw, answers, received_at, started, endpoint)
 
 
 @router.post(
@@ -183,6 +205,8 @@ async def explain_listing(request: Request, state: State) -> Response:
         "base_price": float(result.base_price[0]),
         "inputs": terms(model.input_names, result.inputs[0]),
         "features": terms(model.spec.feature_names, result.features[0]),
+        "shap_values": dict(zip(model.input_names, result.inputs[0].tolist(), strict=True)),
+        "base_value": float(result.base[0]),
         "fallbacks": fallback_fields(x, model.spec)[0],
     }
     response = OrjsonResponse({**outputs, "model_version": model.version, "request_id": request_id})

@@ -1,0 +1,106 @@
+"""Every registered version of the model with what its run recorded: the registry side of the
+history the UI shows. Reads only; a few calls whatever the number of versions (paged searches)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+
+from tasador.registry.aliases import PRODUCTION, TAG_DECISION, TAG_REASON, TAG_SUPERSEDED_BY
+from tasador.registry.models import EVAL_PREFIX, TAG_BATCH, TAG_WINDOW, _quote
+
+_RUNS_PER_SEARCH: Final[int] = 100  # run ids per `search_runs` filter, well inside its limits
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRecord:
+    """One registered version: its tags, its run's parameters and evaluation metrics."""
+
+    version: str
+    run_id: str
+    created_at: datetime
+    batch_id: int | None
+    training_window: str | None
+    decision: str | None  # "promoted" | "rejected" | None (not decided yet)
+    reason: str | None
+    superseded_by: str | None
+    is_production: bool
+    tags: dict[str, str]
+    params: dict[str, str]
+    metrics: dict[str, float]  # on the evaluation set, without the `eval_` prefix
+
+
+def _pages(client: MlflowClient, model_name: str) -> Iterator[Any]:
+    token: str | None = None
+    while True:
+        page = client.search_model_versions(
+            f"name = '{_quote(model_name)}'", max_results=1000, page_token=token
+        )
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+def production_version(client: MlflowClient, model_name: str) -> str | None:
+    """The version holding `production`, without reading the version itself (None if none)."""
+    try:
+        model = client.get_registered_model(model_name)
+    except MlflowException as err:
+        if str(err.error_code) == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            return None
+        raise
+    version = (model.aliases or {}).get(PRODUCTION)
+    return None if version is None else str(version)
+
+
+def list_versions(client: MlflowClient, model_name: str) -> list[VersionRecord]:
+    """Every version of `model_name`, oldest first (an unknown model has none)."""
+    versions = list(_pages(client, model_name))
+    production = production_version(client, model_name) if versions else None
+    runs: dict[str, Any] = {}
+    run_ids = sorted({str(mv.run_id) for mv in versions if mv.run_id})
+    experiments = sorted({client.get_run(run_ids[0]).info.experiment_id}) if run_ids else []
+    for start in range(0, len(run_ids), _RUNS_PER_SEARCH):
+        chunk = run_ids[start : start + _RUNS_PER_SEARCH]
+        listed = ", ".join(f"'{run_id}'" for run_id in chunk)
+        found = client.search_runs(
+            experiments, filter_string=f"attributes.run_id IN ({listed})", max_results=len(chunk)
+        )
+        runs |= {run.info.run_id: run for run in found}
+        # a run in another experiment (a model name reused across experiments) is read alone
+        for run_id in set(chunk) - set(runs):
+            runs[run_id] = client.get_run(run_id)
+    records = []
+    for mv in versions:
+        tags = dict(mv.tags or {})
+        run = runs.get(str(mv.run_id))
+        metrics = run.data.metrics if run is not None else {}
+        batch = tags.get(TAG_BATCH)
+        records.append(
+            VersionRecord(
+                version=str(mv.version),
+                run_id=str(mv.run_id),
+                created_at=datetime.fromtimestamp(mv.creation_timestamp / 1000, tz=UTC),
+                batch_id=int(batch) if batch and batch.isdigit() else None,
+                training_window=tags.get(TAG_WINDOW),
+                decision=tags.get(TAG_DECISION),
+                reason=tags.get(TAG_REASON),
+                superseded_by=tags.get(TAG_SUPERSEDED_BY),
+                is_production=str(mv.version) == production,
+                tags=tags,
+                params=dict(run.data.params) if run is not None else {},
+                metrics={
+                    k.removeprefix(EVAL_PREFIX): float(v)
+                    for k, v in metrics.items()
+                    if k.startswith(EVAL_PREFIX)
+                },
+            )
+        )
+    return sorted(records, key=lambda r: int(r.version))

@@ -1,0 +1,91 @@
+"""The requests router (/requests/summary, /metrics/summary, /predictions/history): what the
+inference log in RAW DATA says the service answered."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from fixtures.serving import LISTING, assert_answers_as, wait_until
+from tasador.serving.history_models import PredictionHistoryOut, RequestsSummaryOut
+
+TEXAS = {**LISTING, "state": "TX", "city": "Austin"}
+
+
+def summary(url: str, path: str = "/requests/summary", **params: Any) -> dict[str, Any]:
+    answer = httpx.get(f"{url}{path}", params=params, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+@pytest.fixture(scope="module")
+def traffic(history_api: str) -> dict[str, Any]:
+    """Requests sent before the checks, and the time just before them."""
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    prices = [httpx.post(f"{history_api}/predict", json=TEXAS).json()["price"] for _ in range(3)]
+    listed = httpx.post(f"{history_api}/batch_predict", json=[LISTING, TEXAS]).json()
+    prices += [p["price"] for p in listed["predictions"]]
+    httpx.post(f"{history_api}/predict", json={**LISTING, "bed": -1})  # a 422
+    # the log writes off the request path: wait until all five requests are in RAW DATA
+    wait_until(lambda: summary(history_api, since=start.isoformat())["total"] >= 5)
+    return {"start": start, "prices": prices}
+
+
+def test_summary_counts_latency_and_prices(history_api: str, traffic: dict[str, Any]) -> None:
+    answer = summary(history_api, since=traffic["start"].isoformat())
+    assert_answers_as(RequestsSummaryOut, answer)
+    assert answer["total"] == 5
+    assert answer["errors"] == 1
+    assert answer["by_endpoint"] == {"/predict": 4, "/batch_predict": 1}
+    assert answer["by_status"] == {"200": 4, "422": 1}
+    latency = answer["latency_ms"]
+    assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"]
+    assert sum(b["requests"] for b in answer["over_time"]) == 5
+    assert sum(b["errors"] for b in answer["over_time"]) == 1
+    prices = answer["prices"]
+    assert prices["count"] == len(traffic["prices"]) == 5
+    assert prices["requests_sampled"] == 4
+    assert sum(prices["histogram_counts"]) == 5
+    assert prices["p50"] == pytest.approx(sorted(traffic["prices"])[2])
+    assert prices["histogram_edges"][0] == pytest.approx(min(traffic["prices"]))
+
+
+def test_metrics_summary_is_the_same_answer(history_api: str, traffic: dict[str, Any]) -> None:
+    until = datetime.now(UTC).isoformat()
+    params = {"since": traffic["start"].isoformat(), "until": until}
+    assert summary(history_api, "/metrics/summary", **params) == summary(history_api, **params)
+
+
+def test_summary_window_is_checked(history_api: str) -> None:
+    now = datetime.now(UTC)
+    answer = httpx.get(
+        f"{history_api}/requests/summary",
+        params={"since": now.isoformat(), "until": (now - timedelta(hours=1)).isoformat()},
+    )
+    assert answer.status_code == 422
+    empty = summary(history_api, since="2001-01-01T00:00:00", until="2001-01-02T00:00:00")
+    assert empty["total"] == 0
+    assert empty["prices"]["count"] == 0
+    assert empty["latency_ms"]["p50"] is None
+    assert httpx.get(f"{history_api}/requests/summary", params={"since": "soon"}).status_code == 422
+
+
+def test_prediction_history_newest_first_and_by_state(
+    history_api: str, traffic: dict[str, Any]
+) -> None:
+    answer = httpx.get(f"{history_api}/predictions/history", params={"limit": 4}).json()
+    assert_answers_as(PredictionHistoryOut, answer)
+    assert answer["count"] == 4
+    received = [p["received_at"] for p in answer["predictions"]]
+    assert received == sorted(received, reverse=True)
+    texas = httpx.get(
+        f"{history_api}/predictions/history", params={"state": "Texas", "limit": 1000}
+    ).json()["predictions"]
+    assert len(texas) >= 4
+    assert {p["listing"]["state"] for p in texas} == {"TX"}
+    assert {p["price"] for p in texas} <= set(traffic["prices"])
+    too_many = httpx.get(f"{history_api}/predictions/history", params={"limit": 5000})
+    assert too_many.status_code == 422

@@ -28,7 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tasador.platform import PRIVATE_UMASK
-from tasador.settings import Settings, get_settings
+from tasador.settings import Settings, UiSettings, env_name, get_settings
 
 if TYPE_CHECKING:
     from tasador.pipeline import RoundResult
@@ -316,6 +316,7 @@ def _urls_table(urls: dict[str, str]) -> Table:
         "tracking_uri": "MLflow UI",
         "inference_api": "inference API",
         "inference_docs": "inference API docs",
+        "ui": "UI",
         "data_api": "data API",
         "raw_db": "RAW DATA",
         "clean_db": "CLEAN DATA",
@@ -391,6 +392,47 @@ def serve(
     settings = get_settings()
     _configure_logging(settings)
     serve_api(settings, host, port)
+
+
+@app.command()
+def ui(
+    host: Annotated[str | None, typer.Option(help="interface to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
+    api_url: Annotated[
+        str | None, typer.Option(help="the inference API to show (default: the local one)")
+    ] = None,
+) -> None:
+    """Serve the UI (Streamlit): price a home, why that price, model history, drift, retrainings.
+
+    Needs only an inference API (any URL: the UI reads nothing else). Reads TASADOR_UI_*, and
+    TASADOR_SERVING_HOST/PORT for the local API's URL.
+    """
+    from pathlib import Path
+
+    from streamlit.web import bootstrap
+
+    import tasador.ui
+
+    if api_url:  # the app reads its settings in this process: the option wins over the env
+        os.environ[env_name(UiSettings, "api_url")] = api_url
+        get_settings.cache_clear()
+    settings = get_settings()
+    _configure_logging(settings)
+    options = {
+        "server.address": host or settings.ui.host,
+        "server.port": port or settings.ui.port,
+        "server.headless": True,
+        "server.fileWatcherType": "none",
+        "browser.gatherUsageStats": False,
+        "global.developmentMode": False,
+        "client.showErrorDetails": "none",  # a page's bug is a message, never a traceback
+        "client.toolbarMode": "viewer",
+    }
+    app_file = Path(tasador.ui.__file__).with_name("app.py")
+    console.print(f"UI on http://{options['server.address']}:{options['server.port']}")
+    console.print(f"showing the inference API at {settings.ui.resolved_api_url(settings.serving)}")
+    bootstrap.load_config_options(flag_options=options)
+    bootstrap.run(str(app_file), False, [], options)
 
 
 @app.command()

@@ -37,6 +37,7 @@ def local_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[
         "TASADOR_DB_EMBEDDED_PORT": str(free_port()),
         "TASADOR_MLFLOW_PORT": str(free_port()),
         "TASADOR_SERVING_PORT": str(free_port()),
+        "TASADOR_UI_PORT": str(free_port()),
         "TASADOR_DATA_API_URL": unused_url(),  # no simulator: these tests need no batches
         "TASADOR_DATA_API_ATTEMPTS": "100",
     }
@@ -113,7 +114,7 @@ def test_the_next_up_stops_what_a_killed_one_left(local_env: dict[str, str]) -> 
     assert killed.stdout is not None
     assert killed.stdout.readline().strip() == b"up"
     left = _pids(state)
-    assert set(left) == {"mlflow", "serving"}
+    assert set(left) == {"mlflow", "serving", "ui"}
     killed.kill()  # SIGKILL: nothing of it could stop its services
     killed.wait(30)
     assert all(_alive(pid) for pid in left.values())
@@ -124,6 +125,7 @@ def test_the_next_up_stops_what_a_killed_one_left(local_env: dict[str, str]) -> 
         assert {name.split()[0] for name in platform.leftovers} == {
             "mlflow",
             "serving",
+            "ui",
             "PostgreSQL",
         }
         assert not any(_alive(pid) for pid in left.values())

@@ -58,6 +58,7 @@ def test_each_listener_names_a_real_setting_for_its_port() -> None:
         settings.db.embedded_port,
         settings.mlflow.port,
         settings.simulator.port,
+        settings.ui.port,
     }
     with pytest.raises(KeyError):
         env_name(DatabaseSettings, "embeded_port")

@@ -40,6 +40,7 @@ from tasador.settings import (
     ServingSettings,
     Settings,
     SimulatorSettings,
+    UiSettings,
     env_name,
 )
 from tasador.storage.engine import ensure_database
@@ -54,6 +55,7 @@ LEFTOVER_MARKERS: Final[dict[str, str]] = {
     "mlflow": "mlflow server",
     "serving": "tasador serve",
     "datasource": "tasador datasource",
+    "ui": "tasador ui",
 }
 
 
@@ -67,6 +69,7 @@ class ServiceUrls:
     tracking_uri: str
     data_api: str
     inference_api: str
+    ui: str
 
     def redacted(self) -> dict[str, str]:
         """The URLs with any password hidden, for printing."""
@@ -99,6 +102,7 @@ def resolve_urls(settings: Settings) -> ServiceUrls:
         data_api=settings.data_api.url
         or f"http://{settings.simulator.host}:{settings.simulator.port}",
         inference_api=f"http://{settings.serving.host}:{settings.serving.port}",
+        ui=f"http://{settings.ui.host}:{settings.ui.port}",
     )
 
 
@@ -107,6 +111,7 @@ def listeners(settings: Settings, *, postgres: bool) -> list[Listener]:
     found = [
         Listener("the inference API", settings.serving.host, settings.serving.port,
                  env_name(ServingSettings, "port")),
+        Listener("the UI", settings.ui.host, settings.ui.port, env_name(UiSettings, "port")),
     ]  # fmt: skip
     if postgres:
         found.append(
@@ -168,6 +173,7 @@ class LocalPlatform:
     mlflow: MlflowServer | None = None
     simulator: subprocess.Popen[bytes] | None = None
     inference_api: subprocess.Popen[bytes] | None = None
+    ui: subprocess.Popen[bytes] | None = None
     started: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)  # what an earlier run left, now stopped
     supervisor: Supervisor | None = None
@@ -219,6 +225,10 @@ class LocalPlatform:
                 Service("the data API simulator", lambda: _alive(self.simulator),
                         lambda: self._spawn_simulator(state))
             )  # fmt: skip
+        if self.ui is not None:
+            services.append(
+                Service("the UI", lambda: _alive(self.ui), lambda: self._spawn_ui(state))
+            )
         return services
 
     def _start_mlflow(self, state: Path) -> None:
@@ -243,6 +253,15 @@ class LocalPlatform:
             state / "datasource.log",
         )  # fmt: skip
         write_pid(state, "datasource", self.simulator.pid)
+
+    def _spawn_ui(self, state: Path) -> None:
+        settings = self.settings
+        self.ui = _spawn(
+            ["ui", "--host", settings.ui.host, "--port", str(settings.ui.port),
+             "--api-url", settings.ui.resolved_api_url(settings.serving)],
+            state / "ui.log",
+        )  # fmt: skip
+        write_pid(state, "ui", self.ui.pid)
 
     def _start(self, state: Path, on_step: Callable[[str], None]) -> None:
         settings = self.settings
@@ -288,12 +307,19 @@ class LocalPlatform:
             with _starting("the data API simulator", state / "datasource.log"):
                 wait_for_http(f"{self.urls.data_api}/health", 600, self.simulator)
             self.started.append("datasource")
+        on_step("UI")
+        self._spawn_ui(state)
+        assert self.ui is not None
+        with _starting("the UI", state / "ui.log"):
+            wait_for_http(f"{self.urls.ui}/_stcore/health", 120, self.ui)
+        self.started.append("ui")
 
     def stop(self) -> None:
         """Stop what this platform started, newest first (the supervisor first of all)."""
         if self.supervisor is not None:
             self.supervisor.stop()
         state = self.settings.state_dir.resolve()
+        _terminate(self.ui, 10)
         _terminate(self.simulator, 10)
         # the inference API flushes its inference log to RAW DATA on the way out: give it time
         _terminate(self.inference_api, 40)

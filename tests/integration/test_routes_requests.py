@@ -3,14 +3,19 @@ inference log in RAW DATA says the service answered."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 
 from fixtures.serving import LISTING, assert_answers_as, wait_until
+from tasador.serving.history import HistoryReader
 from tasador.serving.history_models import PredictionHistoryOut, RequestsSummaryOut
+from tasador.storage.engine import make_engine
+from tasador.storage.migrate import migrate
+from tasador.storage.raw_store import write_inference_records
 
 TEXAS = {**LISTING, "state": "TX", "city": "Austin"}
 
@@ -89,3 +94,43 @@ def test_prediction_history_newest_first_and_by_state(
     assert {p["price"] for p in texas} <= set(traffic["prices"])
     too_many = httpx.get(f"{history_api}/predictions/history", params={"limit": 5000})
     assert too_many.status_code == 422
+
+
+def test_history_reads_the_log_a_page_at_a_time(make_database: Any) -> None:
+    """More requests than one page: all are found, newest first, and the scan bound holds."""
+    url = make_database("raw")
+    migrate(url, "raw")
+    engine = make_engine(url)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    records = [
+        {
+            "request_id": uuid.uuid4(),
+            "received_at": start + timedelta(seconds=i),
+            "endpoint": "/batch_predict" if i % 2 else "/predict",
+            "model_version": "1",
+            "inputs": [TEXAS, LISTING] if i % 2 else TEXAS,
+            "outputs": [{"price": 2.0 * i}, {"price": 2.0 * i + 1}]
+            if i % 2
+            else {"price": 2.0 * i},
+            "latency_ms": 1.0,
+            "status_code": 200,
+        }
+        for i in range(450)
+    ]
+    write_inference_records(engine, records)
+    try:
+        reader = HistoryReader(engine, cast(Any, None), "unused", raw=engine)
+        found = reader.predictions(1000, None, 5000)
+        assert found["scanned_requests"] == 450
+        assert found["count"] == 675  # 225 single listings and 225 lists of two
+        prices = [p["price"] for p in found["predictions"]]
+        assert prices[:3] == [898.0, 899.0, 896.0]  # newest first, a list's items in order
+        texas = reader.predictions(1000, "tx", 250)
+        assert texas["scanned_requests"] == 250
+        assert {p["listing"]["state"] for p in texas["predictions"]} == {"TX"}
+        summary = reader.requests_summary(start, start + timedelta(hours=1))
+        assert summary["total"] == 450
+        assert summary["prices"]["count"] == 674  # a price of 0 (the first) is no price
+        assert summary["prices"]["requests_sampled"] == 450
+    finally:
+        engine.dispose()

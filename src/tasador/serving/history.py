@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
@@ -36,6 +36,7 @@ PRICED_ENDPOINTS: Final[tuple[str, ...]] = ("/predict", "/batch_predict", "/expl
 _BUCKETS: Final[tuple[int, ...]] = (10, 30, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400)
 _MAX_BUCKETS: Final[int] = 120
 _PRICE_BINS: Final[int] = 20
+_PAGE: Final[int] = 200  # inference records read from RAW DATA at a time
 _SUMMARY_FIELDS: Final[tuple[str, ...]] = (
     "feature", "drifted", "effect_size", "effect_threshold", "psi", "psi_threshold",
 )  # fmt: skip
@@ -282,14 +283,16 @@ class HistoryReader:
         assert self.raw is not None, "the routes answer 503 without an inference log"
         bucket = _bucket_seconds(until - since)
         summary = summarize_inference(self.raw, since, until, bucket)
-        answered = load_inference_records(
-            self.raw,
-            since=since,
-            limit=self.price_sample,
-            endpoints=PRICED_ENDPOINTS,
-            status_code=200,
-        )
-        prices = [p for r in answered if r["received_at"] < until for p in _prices(r["outputs"])]
+        prices: list[float] = []
+        requests = 0
+        # load_inference_records reads after `since`; timestamps are whole microseconds, so this
+        # is the same [since, until) window as the counts
+        after = since - timedelta(microseconds=1)
+        for record in self._answered(after, until, self.price_sample):
+            requests += 1
+            prices += _prices(record["outputs"])
+            if len(prices) >= self.price_sample:
+                break
         quantiles = summary.latency_quantiles_ms
         return {
             "since": since,
@@ -308,19 +311,37 @@ class HistoryReader:
                 {"start": start, "requests": n, "errors": errors, "p95_ms": p95}
                 for start, n, errors, p95 in summary.over_time
             ],
-            "prices": price_distribution(prices, len(answered), self.price_sample),
+            "prices": price_distribution(prices, requests, self.price_sample),
         }
+
+    def _answered(
+        self, since: datetime | None, until: datetime | None, most: int
+    ) -> Iterator[dict[str, Any]]:
+        """Answered pricing requests, newest first, at most `most`, read a page at a time (a list
+        request's bodies can hold a thousand listings: never all of them at once)."""
+        assert self.raw is not None, "the routes answer 503 without an inference log"
+        for offset in range(0, most, _PAGE):
+            page = load_inference_records(
+                self.raw,
+                since=since,
+                before=until,
+                limit=min(_PAGE, most - offset),
+                offset=offset,
+                endpoints=PRICED_ENDPOINTS,
+                status_code=200,
+            )
+            yield from page
+            if len(page) < _PAGE:
+                return
 
     def predictions(self, limit: int, state: str | None, scan: int) -> dict[str, Any]:
         """The `limit` most recent priced listings (of one state), among the last `scan`
         answered requests."""
-        assert self.raw is not None, "the routes answer 503 without an inference log"
         wanted = _state_of({"state": state}) if state else None
-        records = load_inference_records(
-            self.raw, limit=scan, endpoints=PRICED_ENDPOINTS, status_code=200
-        )
         found: list[dict[str, Any]] = []
-        for record in records:
+        scanned = 0
+        for record in self._answered(None, datetime.now(UTC), scan):  # a fixed end: stable pages
+            scanned += 1
             pairs = zip(_listings(record["inputs"]), _outputs(record["outputs"]), strict=False)
             for listing, output in pairs:
                 if not isinstance(listing, Mapping) or not _prices(output):
@@ -342,4 +363,4 @@ class HistoryReader:
                     break
             if len(found) == limit:
                 break
-        return {"predictions": found, "count": len(found), "scanned_requests": len(records)}
+        return {"predictions": found, "count": len(found), "scanned_requests": scanned}

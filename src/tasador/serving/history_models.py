@@ -179,7 +179,8 @@ class TimeBucketOut(BaseModel):
 
 
 class PriceDistributionOut(BaseModel):
-    """Predicted prices of the most recent answered requests (at most `sample_limit` requests)."""
+    """Predicted prices of the most recent answered requests: read newest first until
+    `sample_limit` requests or `sample_limit` prices (bounded work, whatever the traffic)."""
 
     count: int = Field(description="prices in the sample")
     requests_sampled: int

@@ -253,9 +253,11 @@ def load_inference_records(
     limit: int | None = None,
     endpoints: Sequence[str] | None = None,
     status_code: int | None = None,
+    before: datetime | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Stored inference requests, newest first (optionally only those received after `since`, to
-    some endpoints, with one status code).
+    """Stored inference requests, newest first (optionally only those received after `since` and
+    before `before`, to some endpoints, with one status code; `offset` skips the newest ones).
 
     The bodies come back unpacked, as the JSON values they hold.
     """
@@ -267,6 +269,10 @@ def load_inference_records(
         query = query.where(c.endpoint.in_(list(endpoints)))
     if status_code is not None:
         query = query.where(c.status_code == status_code)
+    if before is not None:
+        query = query.where(c.received_at < before)
+    if offset:
+        query = query.offset(offset)
     if limit is not None:
         query = query.limit(limit)
     with engine.connect() as conn:

@@ -128,11 +128,11 @@ def render(rows: list[dict[str, Any]], console: Console) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--only", nargs="*", help="benchmarks to run: drift ingest round serving openmp"
+        "--only", nargs="*", help="benchmarks to run: drift ingest round serving openmp history"
     )
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     args = parser.parse_args()
-    wanted = set(args.only or ["drift", "ingest", "serving", "openmp", "round"])
+    wanted = set(args.only or ["drift", "ingest", "serving", "openmp", "round", "history"])
 
     from fixtures.postgres import free_port
     from tasador.platform.postgres import EmbeddedPostgres
@@ -150,7 +150,7 @@ def main() -> None:
 
             console.print("openmp: idle CPU after a booster call, threads asleep vs spinning …")
             rows += openmp_bench.run()
-        if wanted & {"ingest", "round", "serving"}:
+        if wanted & {"ingest", "round", "serving", "history"}:
             server = EmbeddedPostgres(Path(tmp) / "pg", port=free_port(), durable=False)
             server.start()
             try:
@@ -170,6 +170,11 @@ def main() -> None:
 
                     console.print("round: one round at the real API's batch sizes …")
                     rows += round_bench.run(server, Path(tmp))
+                if "history" in wanted:
+                    from bench import history_bench
+
+                    console.print("history: the history endpoints over 300 batches and versions …")
+                    rows += history_bench.run(server, Path(tmp))
             finally:
                 server.destroy()
     render(rows, console)

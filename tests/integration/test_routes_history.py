@@ -10,7 +10,7 @@ import pytest
 
 from fixtures.history import HistoryWorld, history_app
 from fixtures.http import running_server
-from fixtures.serving import assert_answers_as
+from fixtures.serving import assert_answers_as, wait_until
 from tasador.registry.history import list_versions
 from tasador.serving.history_models import (
     BatchDetailOut,
@@ -134,13 +134,9 @@ def test_history_follows_new_decisions(
         changed = stored.reason + " (annotated)"
         clean_store.store_decision(clean, _with_reason(stored, changed))
         try:
-            after = before
-            for _ in range(100):
-                after = get(url, "/batches")["items"][0]
-                if after["decision"]["reason"] == changed:
-                    break
-                httpx.get(f"{url}/health")
-            assert after["decision"]["reason"] == changed
+            # answered from the previous read until a thread has read the new one
+            wait_until(lambda: get(url, "/batches")["items"][0]["decision"]["reason"] == changed)
+            assert get(url, f"/batches/{before['id']}")["decision"]["reason"] == changed
         finally:
             clean_store.store_decision(clean, stored)
 

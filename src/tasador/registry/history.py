@@ -6,16 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
 from tasador.registry.aliases import PRODUCTION, TAG_DECISION, TAG_REASON, TAG_SUPERSEDED_BY
-from tasador.registry.models import EVAL_PREFIX, TAG_BATCH, TAG_WINDOW, _quote
-
-_RUNS_PER_SEARCH: Final[int] = 100  # run ids per `search_runs` filter, well inside its limits
+from tasador.registry.models import EVAL_PREFIX, TAG_BATCH, TAG_WINDOW, filter_quoted
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +38,7 @@ def _pages(client: MlflowClient, model_name: str) -> Iterator[Any]:
     token: str | None = None
     while True:
         page = client.search_model_versions(
-            f"name = '{_quote(model_name)}'", max_results=1000, page_token=token
+            f"name = '{filter_quoted(model_name)}'", max_results=1000, page_token=token
         )
         yield from page
         token = page.token
@@ -65,17 +63,18 @@ def list_versions(client: MlflowClient, model_name: str) -> list[VersionRecord]:
     versions = list(_pages(client, model_name))
     production = production_version(client, model_name) if versions else None
     runs: dict[str, Any] = {}
-    run_ids = sorted({str(mv.run_id) for mv in versions if mv.run_id})
-    experiments = sorted({client.get_run(run_ids[0]).info.experiment_id}) if run_ids else []
-    for start in range(0, len(run_ids), _RUNS_PER_SEARCH):
-        chunk = run_ids[start : start + _RUNS_PER_SEARCH]
-        listed = ", ".join(f"'{run_id}'" for run_id in chunk)
-        found = client.search_runs(
-            experiments, filter_string=f"attributes.run_id IN ({listed})", max_results=len(chunk)
-        )
-        runs |= {run.info.run_id: run for run in found}
-        # a run in another experiment (a model name reused across experiments) is read alone
-        for run_id in set(chunk) - set(runs):
+    run_ids = {str(mv.run_id) for mv in versions if mv.run_id}
+    if run_ids:
+        # one paged search of the model's experiment is far cheaper than searching by run ids
+        experiment = client.get_run(min(run_ids)).info.experiment_id
+        token: str | None = None
+        while True:
+            page = client.search_runs([experiment], max_results=1000, page_token=token)
+            runs |= {run.info.run_id: run for run in page if run.info.run_id in run_ids}
+            token = page.token
+            if not token:
+                break
+        for run_id in run_ids - set(runs):  # a version logged from another experiment
             runs[run_id] = client.get_run(run_id)
     records = []
     for mv in versions:

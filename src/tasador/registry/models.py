@@ -286,7 +286,7 @@ def find_version_for_batch(
     page_token: str | None = None
     while True:
         page = client.search_model_versions(
-            f"name = '{_quote(model_name)}'", max_results=1000, page_token=page_token
+            f"name = '{filter_quoted(model_name)}'", max_results=1000, page_token=page_token
         )
         found += [
             ModelVersionRef(name=mv.name, version=str(mv.version), run_id=str(mv.run_id))
@@ -299,7 +299,8 @@ def find_version_for_batch(
     return min(found, key=lambda ref: int(ref.version)) if found else None
 
 
-def _quote(value: str) -> str:
+def filter_quoted(value: str) -> str:
+    """`value` inside single quotes of an MLflow search filter."""
     return value.replace("'", "\\'")
 
 

@@ -254,23 +254,49 @@ class HistoryReader:
         self._history: History | None = None
         self._fingerprint: tuple[Any, ...] | None = None
         self._checked = -float("inf")
+        self._refreshing: threading.Thread | None = None
         self._importance: dict[str, dict[str, Any] | None] = {}
 
     def snapshot(self) -> History:
-        """The history, read again only when a batch, decision or the alias changed."""
+        """The history, read again when a batch, decision or the alias changed.
+
+        Only the first read is waited for: after a change, answers come from the previous read
+        while a thread reads the new history (under a second with hundreds of batches and
+        versions, but too long for every request that follows a round)."""
         with self._lock:
             now = time.monotonic()
             if self._history is not None and now - self._checked < self.check_seconds:
                 return self._history
-            fingerprint = (
-                *clean_store.history_fingerprint(self.clean),
-                production_version(self.client, self.model_name),
-            )
-            if self._history is None or fingerprint != self._fingerprint:
-                self._history = read_history(self.clean, self.client, self.model_name)
-                self._fingerprint = fingerprint
             self._checked = now
+            fingerprint = self._current_fingerprint()
+            if self._history is None:
+                self._history, self._fingerprint = self._read(), fingerprint
+            elif fingerprint != self._fingerprint and self._refreshing is None:
+                self._refreshing = threading.Thread(
+                    target=self._refresh, args=(fingerprint,), name="history", daemon=True
+                )
+                self._refreshing.start()
             return self._history
+
+    def _current_fingerprint(self) -> tuple[Any, ...]:
+        return (
+            *clean_store.history_fingerprint(self.clean),
+            production_version(self.client, self.model_name),
+        )
+
+    def _read(self) -> History:
+        return read_history(self.clean, self.client, self.model_name)
+
+    def _refresh(self, fingerprint: tuple[Any, ...]) -> None:
+        try:
+            history = self._read()
+        except Exception:  # the next check tries again; answers keep the last read meanwhile
+            logger.warning("reading the history failed", exc_info=True)
+            history = None
+        with self._lock:
+            if history is not None:
+                self._history, self._fingerprint = history, fingerprint
+            self._refreshing = None
 
     def importance(self, version: str) -> dict[str, Any] | None:
         """A version's logged importance (None: it was logged without one); kept once read."""

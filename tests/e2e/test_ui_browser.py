@@ -172,6 +172,7 @@ def test_price_a_home_then_see_why_and_every_page(
     platform: dict[str, str], browser: Any, shots: Path
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
     browser.get(platform["ui"])
     submit = wait_for(
@@ -181,13 +182,16 @@ def test_price_a_home_then_see_why_and_every_page(
         90,
         "the price form's button",
     )
+    size = browser.find_element(By.CSS_SELECTOR, "input[aria-label='house size (sq ft)']")
+    size.send_keys(Keys.CONTROL, "a")
+    size.send_keys("2400", Keys.TAB)
     submit.click()
     settle(browser)
     served = httpx.get(f"{platform['api']}/model").json()["version"]
 
     def priced() -> str | None:
         text = page_text(browser)
-        return text if "$" in text and served in text else None
+        return text if "$" in text and served in text and "2,400 sq ft" in text else None
 
     text = expect(browser, shots, priced, 60, "a price and the model version")
     assert not [e for e in ERROR_TEXT if e in text], text

@@ -297,6 +297,13 @@ def test_why_it_retrained(history_api: str) -> None:
         assert batch.decision is not None
         if batch.decision.trigger == "drift":
             assert "The data drifted in" in words
+    # only the chosen training reads importance; choosing another opens and compares it
+    assert [e.proto.expanded for e in at.expander].count(True) == 1
+    last = len(trainings) - 1
+    at.selectbox[0].set_value(last).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.expander[last].proto.expanded
+    assert not at.expander[0].proto.expanded
 
 
 def test_live_service(history_api: str) -> None:

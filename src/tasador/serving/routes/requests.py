@@ -30,8 +30,12 @@ def _reader(state: State) -> HistoryReader:
     return state.history
 
 
+#: No request is older: an earlier `since` means the same as this one.
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return max(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC), _EPOCH)
 
 
 async def _summary(state: State, since: datetime | None, until: datetime | None) -> Any:

@@ -54,8 +54,11 @@ def show_training(
     batch: BatchOut,
     decision: DecisionOut,
     models: Mapping[str, ModelVersionOut],
+    *,
+    with_importance: bool,
 ) -> None:
-    """One training decision: trigger, verdict, metric changes and importance of both models."""
+    """One training decision: trigger, verdict, metric changes and, for the training chosen,
+    the importance of both models (two reads per training: not for hundreds at once)."""
     champion_version = decision.champion_version
     champion = models.get(champion_version) if champion_version else None
     recorded = champion.metrics.get("rmse_log") if champion else None
@@ -77,6 +80,9 @@ def show_training(
             if same_set
             else "The champion's metrics as recorded at its own training."
         )
+    if not with_importance:
+        st.caption("Choose this training above to compare the two models' importance.")
+        return
     importances = {
         v: _importance(client, client.base_url, v)
         for v in (decision.model_version, champion_version)
@@ -105,8 +111,16 @@ def render(client: ApiClient) -> None:
         )
         return
     models = {m.version: m for m in client.models().items}
-    for i, (batch, decision) in enumerate(trainings):
+    titles = []
+    for batch, decision in trainings:
         verdict = {True: "promoted", False: "not promoted", None: "not decided"}[decision.promoted]
-        title = f"Batch {batch.batch_number}: version {decision.model_version}, {verdict}"
-        with st.expander(title, expanded=i == 0):
-            show_training(client, batch, decision, models)
+        titles.append(f"Batch {batch.batch_number}: version {decision.model_version}, {verdict}")
+    chosen = st.selectbox(
+        "Training to compare in detail",
+        range(len(trainings)),
+        format_func=titles.__getitem__,
+        help="Its expander opens, with both models' global importance.",
+    )
+    for i, ((batch, decision), title) in enumerate(zip(trainings, titles, strict=True)):
+        with st.expander(title, expanded=i == chosen):
+            show_training(client, batch, decision, models, with_importance=i == chosen)

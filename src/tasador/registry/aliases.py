@@ -26,8 +26,8 @@ class StaleDecisionError(RuntimeError):
     """The production alias moved since the decision was made; it must be decided again."""
 
 
-def get_production(client: MlflowClient, model_name: str) -> ModelVersionRef | None:
-    """The version holding the `production` alias, or None (no alias, or no such model)."""
+def production_version(client: MlflowClient, model_name: str) -> str | None:
+    """The version number holding `production`, in one call (None: no alias, or no such model)."""
     try:
         model = client.get_registered_model(model_name)
     except MlflowException as err:
@@ -35,9 +35,15 @@ def get_production(client: MlflowClient, model_name: str) -> ModelVersionRef | N
             return None
         raise
     version = (model.aliases or {}).get(PRODUCTION)
+    return None if version is None else str(version)
+
+
+def get_production(client: MlflowClient, model_name: str) -> ModelVersionRef | None:
+    """The version holding the `production` alias, or None (no alias, or no such model)."""
+    version = production_version(client, model_name)
     if version is None:
         return None
-    mv = client.get_model_version(model_name, str(version))
+    mv = client.get_model_version(model_name, version)
     return ModelVersionRef(name=mv.name, version=str(mv.version), run_id=str(mv.run_id))
 
 

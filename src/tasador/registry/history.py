@@ -9,10 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
-from tasador.registry.aliases import PRODUCTION, TAG_DECISION, TAG_REASON, TAG_SUPERSEDED_BY
+from tasador.registry.aliases import (
+    TAG_DECISION,
+    TAG_REASON,
+    TAG_SUPERSEDED_BY,
+    production_version,
+)
 from tasador.registry.models import EVAL_PREFIX, TAG_BATCH, TAG_WINDOW, filter_quoted
 
 
@@ -44,18 +47,6 @@ def _pages(client: MlflowClient, model_name: str) -> Iterator[Any]:
         token = page.token
         if not token:
             return
-
-
-def production_version(client: MlflowClient, model_name: str) -> str | None:
-    """The version holding `production`, without reading the version itself (None if none)."""
-    try:
-        model = client.get_registered_model(model_name)
-    except MlflowException as err:
-        if str(err.error_code) == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
-            return None
-        raise
-    version = (model.aliases or {}).get(PRODUCTION)
-    return None if version is None else str(version)
 
 
 def list_versions(client: MlflowClient, model_name: str) -> list[VersionRecord]:

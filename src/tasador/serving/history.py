@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from mlflow import MlflowClient
 
 from tasador import schema
-from tasador.registry.history import VersionRecord, list_versions, production_version
+from tasador.registry.aliases import production_version
+from tasador.registry.history import VersionRecord, list_versions
 from tasador.registry.models import load_importance
 from tasador.storage import clean_store
 from tasador.storage.raw_store import load_inference_records, summarize_inference

@@ -32,6 +32,7 @@ from tasador.settings import Settings, UiSettings, env_name, get_settings
 
 if TYPE_CHECKING:
     from tasador.pipeline import RoundResult
+    from tasador.platform.local import LocalPlatform
 
 app = typer.Typer(
     help="tasador: a house-price model kept continuously trained, served and explained. "
@@ -217,6 +218,10 @@ def _run_loop(settings: Settings, rounds: int | None) -> list[RoundResult]:
 def up(
     rounds: Annotated[int | None, typer.Option(help="stop after N rounds")] = None,
     wait: Annotated[bool, typer.Option(help="keep the services up until Ctrl-C")] = True,
+    s3: Annotated[
+        bool,
+        typer.Option("--s3", help="keep MLflow's artifacts in a local SeaweedFS S3 server"),
+    ] = False,
 ) -> None:
     """Start the local platform, run the loop over every batch, then keep the services up.
 
@@ -229,6 +234,10 @@ def up(
     from tasador.platform.local import LocalPlatform
 
     settings = get_settings()
+    if s3:
+        settings = settings.model_copy(
+            update={"s3": settings.s3.model_copy(update={"local": True})}
+        )
     _configure_logging(settings)
     # SIGTERM (a service manager, `kill`) stops the services as Ctrl-C does, whatever is running
     signal.signal(signal.SIGTERM, _interrupt)
@@ -249,13 +258,13 @@ def up(
                 + ", ".join(platform.leftovers),
                 soft_wrap=True,
             )
-        _print_urls(platform.urls.redacted())
+        _print_urls(_shown_urls(platform))
         _run_loop(settings, rounds)
         if wait:
             _until_production_is_served(
                 settings, platform.urls.tracking_uri, platform.urls.inference_api
             )
-            _print_urls(platform.urls.redacted())
+            _print_urls(_shown_urls(platform))
             console.print("[bold]services are up; press Ctrl-C to stop them[/bold]")
             stop = threading.Event()
             # Ctrl-C and SIGTERM both stop the services (SIGINT explicitly: a shell that starts us
@@ -302,6 +311,13 @@ def _until_production_is_served(settings: Settings, tracking_uri: str, api_url: 
         )
 
 
+def _shown_urls(platform: LocalPlatform) -> dict[str, str]:
+    urls = platform.urls.redacted()
+    if platform.artifacts:
+        urls["artifacts"] = platform.artifacts
+    return urls
+
+
 def _print_urls(urls: dict[str, str]) -> None:
     console.print(_urls_table(urls))
 
@@ -321,6 +337,7 @@ def _urls_table(urls: dict[str, str]) -> Table:
         "raw_db": "RAW DATA",
         "clean_db": "CLEAN DATA",
         "mlflow_db": "MLflow metadata",
+        "artifacts": "MLflow artifacts",
     }
     for key, label in labels.items():
         if key in urls:

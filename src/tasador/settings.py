@@ -39,9 +39,10 @@ class MlflowSettings(BaseSettings):
     tracking_uri: str | None = Field(None, description="tracking server URL; none: start one")
     port: int = Field(5055, description="port of the tracking server that tasador starts")
     artifacts_destination: str | None = Field(
-        None, description="artifact root (local path or s3://bucket/prefix); none: state folder"
+        None,
+        description="artifact root (local path or s3://bucket/prefix); none: "
+        "s3://BUCKET/mlartifacts with S3, else the state folder",
     )
-    s3_endpoint_url: str | None = Field(None, description="S3 endpoint (SeaweedFS, MinIO, AWS)")
     model_name: str = Field("tasador-price", description="registered model name")
     experiment: str = Field("tasador", description="experiment name")
 
@@ -131,6 +132,29 @@ class ServingSettings(BaseSettings):
         return self.explain_threads or len(os.sched_getaffinity(0))
 
 
+class S3Settings(BaseSettings):
+    """The S3 object store of MLflow's artifacts (the MLflow server holds the keys: the pipeline
+    and the inference API reach artifacts through its proxy)."""
+
+    model_config = _config("S3_")
+
+    local: bool = Field(False, description="start a SeaweedFS S3 server (as `tasador up --s3`)")
+    endpoint_url: str | None = Field(
+        None, description="S3 endpoint of your store (SeaweedFS, MinIO; none with AWS)"
+    )
+    bucket: str = Field("tasador", description="bucket of the artifacts, created when missing")
+    access_key_id: SecretStr | None = Field(
+        None, description="key of your store; none: the AWS chain (environment, profile, role)"
+    )
+    secret_access_key: SecretStr | None = Field(None, description="secret of that key")
+    port: int = Field(8333, description="S3 port of the SeaweedFS server that tasador starts")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether artifacts go to S3 (a local server, or a configured store)."""
+        return self.local or self.endpoint_url is not None
+
+
 class UiSettings(BaseSettings):
     """The Streamlit UI: where it listens, and the inference API it talks to."""
 
@@ -158,6 +182,7 @@ class Settings(BaseSettings):
 
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
     data_api: DataApiSettings = Field(default_factory=DataApiSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)

@@ -27,6 +27,7 @@ from tasador.platform import PlatformStartError
 from tasador.platform.mlflow_server import MlflowServer
 from tasador.platform.ports import Listener, require_free
 from tasador.platform.postgres import EmbeddedPostgres
+from tasador.platform.seaweedfs import S3Credentials, SeaweedS3, local_credentials
 from tasador.platform.supervision import (
     Service,
     Supervisor,
@@ -37,6 +38,7 @@ from tasador.platform.supervision import (
 from tasador.settings import (
     DatabaseSettings,
     MlflowSettings,
+    S3Settings,
     ServingSettings,
     Settings,
     SimulatorSettings,
@@ -45,6 +47,7 @@ from tasador.settings import (
 )
 from tasador.storage.engine import ensure_database
 from tasador.storage.migrate import migrate
+from tasador.storage.objects import ensure_bucket
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ LEFTOVER_MARKERS: Final[dict[str, str]] = {
     "serving": "tasador serve",
     "datasource": "tasador datasource",
     "ui": "tasador ui",
+    "seaweedfs": "weed mini",
 }
 
 
@@ -123,6 +127,11 @@ def listeners(settings: Settings, *, postgres: bool) -> list[Listener]:
             Listener("the MLflow tracking server", "127.0.0.1", settings.mlflow.port,
                      env_name(MlflowSettings, "port"))
         )  # fmt: skip
+        if settings.s3.local:
+            found.append(
+                Listener("the SeaweedFS S3 server", SeaweedS3.host, settings.s3.port,
+                         env_name(S3Settings, "port"))
+            )  # fmt: skip
     if not settings.data_api.url:
         found.append(
             Listener("the data API simulator", settings.simulator.host, settings.simulator.port,
@@ -174,6 +183,8 @@ class LocalPlatform:
     simulator: subprocess.Popen[bytes] | None = None
     inference_api: subprocess.Popen[bytes] | None = None
     ui: subprocess.Popen[bytes] | None = None
+    s3: SeaweedS3 | None = None
+    artifacts: str | None = None  # where MLflow keeps artifacts, when in S3
     started: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)  # what an earlier run left, now stopped
     supervisor: Supervisor | None = None
@@ -213,6 +224,12 @@ class LocalPlatform:
         services = []
         if self.postgres is not None:
             services.append(Service("PostgreSQL", self.postgres.is_running, self.postgres.start))
+        if self.s3 is not None:
+            services.append(
+                Service(
+                    "the SeaweedFS S3 server", self.s3.is_running, lambda: self._start_s3(state)
+                )
+            )
         if self.mlflow is not None:
             services.append(Service("the MLflow tracking server", self.mlflow.is_running,
                                     lambda: self._start_mlflow(state)))  # fmt: skip
@@ -254,6 +271,48 @@ class LocalPlatform:
         )  # fmt: skip
         write_pid(state, "datasource", self.simulator.pid)
 
+    def _artifact_store(
+        self, state: Path, on_step: Callable[[str], None]
+    ) -> tuple[str, dict[str, str]]:
+        """Where MLflow keeps artifacts, and the environment its server needs to reach them: the
+        state folder; or an S3 bucket (created when missing), of a SeaweedFS server started here
+        (`TASADOR_S3_LOCAL`) or of the configured store. Only the MLflow server holds the keys."""
+        s3 = self.settings.s3
+        destination = self.settings.mlflow.artifacts_destination
+        if not s3.enabled and not (destination or "").startswith("s3://"):
+            return destination or str(state / "mlartifacts"), {}
+        destination = destination or f"s3://{s3.bucket}/mlartifacts"
+        bucket = destination.removeprefix("s3://").split("/", 1)[0]
+        credentials: S3Credentials | None = None
+        endpoint = s3.endpoint_url
+        if s3.local:
+            on_step("SeaweedFS S3")
+            credentials = local_credentials(state / "s3")
+            self.s3 = SeaweedS3(
+                state / "s3" / "data", s3.port, credentials, bucket, state / "seaweedfs.log"
+            )
+            with _starting("the SeaweedFS S3 server", state / "seaweedfs.log"):
+                self._start_s3(state)
+            self.started.append("seaweedfs")
+            endpoint = self.s3.endpoint_url
+        elif s3.access_key_id and s3.secret_access_key:
+            credentials = S3Credentials(
+                s3.access_key_id.get_secret_value(), s3.secret_access_key.get_secret_value()
+            )
+        with _starting("the S3 bucket"):
+            ensure_bucket(endpoint, credentials, bucket)
+        env = credentials.env() if credentials else {}
+        if endpoint:
+            env["MLFLOW_S3_ENDPOINT_URL"] = endpoint
+        self.artifacts = f"{destination} at {endpoint}" if endpoint else destination
+        return destination, env
+
+    def _start_s3(self, state: Path) -> None:
+        assert self.s3 is not None
+        self.s3.start()
+        if self.s3.pid is not None:
+            write_pid(state, "seaweedfs", self.s3.pid)
+
     def _spawn_ui(self, state: Path) -> None:
         settings = self.settings
         self.ui = _spawn(
@@ -279,11 +338,8 @@ class LocalPlatform:
         migrate(self.urls.raw_db, "raw")
         migrate(self.urls.clean_db, "clean")
         if not settings.mlflow.tracking_uri:
+            artifacts, env = self._artifact_store(state, on_step)
             on_step("MLflow tracking server")
-            artifacts = settings.mlflow.artifacts_destination or str(state / "mlartifacts")
-            env = {}
-            if settings.mlflow.s3_endpoint_url:
-                env["MLFLOW_S3_ENDPOINT_URL"] = settings.mlflow.s3_endpoint_url
             self.mlflow = MlflowServer(
                 backend_uri=self.urls.mlflow_db,
                 artifacts_destination=artifacts,
@@ -325,6 +381,8 @@ class LocalPlatform:
         _terminate(self.inference_api, 40)
         if self.mlflow is not None:
             self.mlflow.stop()
+        if self.s3 is not None:
+            self.s3.stop()
         if self.postgres is not None:
             self.postgres.stop()
         for name in LEFTOVER_MARKERS:

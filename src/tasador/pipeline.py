@@ -26,6 +26,7 @@ from tasador.registry.models import find_version_for_batch, load_model_version, 
 from tasador.registry.promotion import decide_promotion
 from tasador.retraining import RetrainDecision, Trigger, decide_retraining
 from tasador.storage import clean_store, raw_store
+from tasador.storage.lake import LAYERS, DataLake
 from tasador.storage.records import BatchRecord, BatchStatus, DecisionRecord
 from tasador.training.importance import global_importance
 from tasador.training.metrics import Metrics, evaluate
@@ -84,11 +85,12 @@ class LoopConfig:
 
 @dataclass
 class Stores:
-    """The connections of one run."""
+    """The connections of one run; `lake` None: no Parquet copies of the batches."""
 
     raw: Engine
     clean: Engine
     mlflow: MlflowClient
+    lake: DataLake | None = None
 
 
 @dataclass
@@ -519,8 +521,30 @@ def process_batch(
         reporter.step(n, "promote")
         decision = evaluate_and_promote(stores, batch, config, version)
     if not _at_least(_reload(stores, batch), BatchStatus.DONE):
+        export_batch(stores, batch)  # before DONE: a crash here is retried by the next run
         clean_store.advance_batch(stores.clean, batch.batch_id, BatchStatus.DONE)
     return summarize(stores, batch.batch_id)
+
+
+def export_batch(stores: Stores, batch: BatchRecord) -> list[str]:
+    """Copy the batch's RAW and CLEAN rows to the data lake, each layer once; returns the layers
+    written now (none when the lake holds them already, or there is no lake)."""
+    if stores.lake is None:
+        return []
+    written: list[str] = []
+    for layer in LAYERS:
+        if stores.lake.has(layer, batch.batch_id):
+            continue
+        frame = (
+            raw_store.load_raw_frame(stores.raw, batch.batch_id)
+            if layer == "raw"
+            else clean_store.load_listings(stores.clean, batch_ids=[batch.batch_id])
+        )
+        if stores.lake.write(layer, batch.batch_id, frame):
+            written.append(layer)
+    if written:
+        logger.info("batch %d in the data lake: %s", batch.batch_number, ", ".join(written))
+    return written
 
 
 def summarize(stores: Stores, batch_id: int) -> RoundResult:

@@ -50,7 +50,7 @@ def loop_config(settings: Settings) -> LoopConfig:
 
 @contextmanager
 def open_stores(settings: Settings) -> Iterator[Stores]:
-    """Engines for RAW and CLEAN DATA (migrated) and an MLflow client."""
+    """Engines for RAW and CLEAN DATA (migrated), an MLflow client, and with S3 the data lake."""
     from mlflow import MlflowClient
 
     from tasador.storage.engine import make_engine
@@ -60,8 +60,16 @@ def open_stores(settings: Settings) -> Iterator[Stores]:
     migrate(urls.raw_db, "raw")
     migrate(urls.clean_db, "clean")
     raw, clean = make_engine(urls.raw_db), make_engine(urls.clean_db)
+    lake = None
+    if settings.s3.enabled:  # with S3, every batch is also copied to the bucket as Parquet
+        from tasador.platform.local import s3_store
+        from tasador.storage.lake import s3_lake
+
+        lake = s3_lake(*s3_store(settings), settings.s3.bucket)
     try:
-        yield Stores(raw=raw, clean=clean, mlflow=MlflowClient(tracking_uri=urls.tracking_uri))
+        yield Stores(
+            raw=raw, clean=clean, mlflow=MlflowClient(tracking_uri=urls.tracking_uri), lake=lake
+        )
     finally:
         raw.dispose()
         clean.dispose()

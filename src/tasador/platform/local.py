@@ -110,6 +110,21 @@ def resolve_urls(settings: Settings) -> ServiceUrls:
     )
 
 
+def s3_store(settings: Settings) -> tuple[str | None, S3Credentials | None]:
+    """The S3 endpoint and keys: the local SeaweedFS server's (its keys from the state folder),
+    or the configured store's (no keys: the AWS chain)."""
+    s3 = settings.s3
+    if s3.local:
+        state = settings.state_dir.resolve()
+        return f"http://{SeaweedS3.host}:{s3.port}", local_credentials(state / "s3")
+    if s3.access_key_id and s3.secret_access_key:
+        keys = S3Credentials(
+            s3.access_key_id.get_secret_value(), s3.secret_access_key.get_secret_value()
+        )
+        return s3.endpoint_url, keys
+    return s3.endpoint_url, None
+
+
 def listeners(settings: Settings, *, postgres: bool) -> list[Listener]:
     """Where the services this profile starts will listen (the configured ones are not ours)."""
     found = [
@@ -283,24 +298,19 @@ class LocalPlatform:
             return destination or str(state / "mlartifacts"), {}
         destination = destination or f"s3://{s3.bucket}/mlartifacts"
         bucket = destination.removeprefix("s3://").split("/", 1)[0]
-        credentials: S3Credentials | None = None
-        endpoint = s3.endpoint_url
+        endpoint, credentials = s3_store(self.settings)
         if s3.local:
             on_step("SeaweedFS S3")
-            credentials = local_credentials(state / "s3")
+            assert credentials is not None
             self.s3 = SeaweedS3(
                 state / "s3" / "data", s3.port, credentials, bucket, state / "seaweedfs.log"
             )
             with _starting("the SeaweedFS S3 server", state / "seaweedfs.log"):
                 self._start_s3(state)
             self.started.append("seaweedfs")
-            endpoint = self.s3.endpoint_url
-        elif s3.access_key_id and s3.secret_access_key:
-            credentials = S3Credentials(
-                s3.access_key_id.get_secret_value(), s3.secret_access_key.get_secret_value()
-            )
         with _starting("the S3 bucket"):
-            ensure_bucket(endpoint, credentials, bucket)
+            for name in dict.fromkeys((bucket, s3.bucket)):  # the artifacts', the data lake's
+                ensure_bucket(endpoint, credentials, name)
         env = credentials.env() if credentials else {}
         if endpoint:
             env["MLFLOW_S3_ENDPOINT_URL"] = endpoint

@@ -497,29 +497,80 @@ def process_batch(
     reporter: Reporter,
     raw: pd.DataFrame | None = None,
 ) -> RoundResult:
-    """Take one stored batch from wherever it stopped to done."""
-    n = batch.batch_number
+    """Take one stored batch from wherever it stopped to done: the stages in order (the Airflow
+    DAG runs the same stages, one task each)."""
+    batch = clean_stage(stores, batch, config, reporter, raw)
+    decision = decide_stage(stores, batch, config, reporter)
+    if decision.action == "train":
+        train_stage(stores, batch, config, reporter)
+        promote_stage(stores, batch, config, reporter)
+    return finish_stage(stores, batch)
+
+
+def clean_stage(
+    stores: Stores,
+    batch: BatchRecord,
+    config: LoopConfig,
+    reporter: Reporter,
+    raw: pd.DataFrame | None = None,
+) -> BatchRecord:
+    """Clean the batch unless it is cleaned already."""
     if not _at_least(batch, BatchStatus.CLEANED):
-        reporter.step(n, "clean")
+        reporter.step(batch.batch_number, "clean")
         batch = clean_batch(stores, batch, config, raw)
+    return batch
+
+
+def decide_stage(
+    stores: Stores, batch: BatchRecord, config: LoopConfig, reporter: Reporter
+) -> DecisionRecord:
+    """Check drift and decide, unless decided already; the decision stored for the batch."""
+    batch = _reload(stores, batch)
     if not _at_least(batch, BatchStatus.DECIDED):
-        reporter.step(n, "drift")
+        reporter.step(batch.batch_number, "drift")
         champion = load_champion(stores, config)
         drift = None
         if not _at_least(batch, BatchStatus.DRIFT_CHECKED):
             drift = check_drift(stores, batch, config, champion)
-        reporter.step(n, "decide")
+        reporter.step(batch.batch_number, "decide")
         decide(stores, batch, config, champion, drift)
-        batch = _reload(stores, batch)
     decision = clean_store.get_decision(stores.clean, batch.batch_id)
     assert decision is not None
-    if decision.action == "train" and not _at_least(batch, BatchStatus.DONE):
-        reporter.step(n, "train")
-        version = train_challenger(stores, batch, config, reporter)
-        if not _at_least(batch, BatchStatus.TRAINED):
-            clean_store.advance_batch(stores.clean, batch.batch_id, BatchStatus.TRAINED)
-        reporter.step(n, "promote")
-        decision = evaluate_and_promote(stores, batch, config, version)
+    return decision
+
+
+def train_stage(
+    stores: Stores, batch: BatchRecord, config: LoopConfig, reporter: Reporter
+) -> str | None:
+    """Train and register the challenger of a batch decided 'train' (its version; None when the
+    batch is done already). A version registered before is reused, never a second one."""
+    batch = _reload(stores, batch)
+    if _at_least(batch, BatchStatus.DONE):
+        return None
+    reporter.step(batch.batch_number, "train")
+    version = train_challenger(stores, batch, config, reporter)
+    if not _at_least(batch, BatchStatus.TRAINED):
+        clean_store.advance_batch(stores.clean, batch.batch_id, BatchStatus.TRAINED)
+    return version
+
+
+def promote_stage(
+    stores: Stores, batch: BatchRecord, config: LoopConfig, reporter: Reporter
+) -> DecisionRecord:
+    """Champion and challenger on the same evaluation set, promoted by the rule (unless done)."""
+    batch = _reload(stores, batch)
+    if not _at_least(batch, BatchStatus.DONE):
+        version = find_version_for_batch(stores.mlflow, config.model_name, batch.batch_id)
+        assert version is not None, "a batch reaches promotion only after its model is registered"
+        reporter.step(batch.batch_number, "promote")
+        return evaluate_and_promote(stores, batch, config, str(version.version))
+    decision = clean_store.get_decision(stores.clean, batch.batch_id)
+    assert decision is not None
+    return decision
+
+
+def finish_stage(stores: Stores, batch: BatchRecord) -> RoundResult:
+    """Copy the batch to the data lake and mark it done (unless done); its summary."""
     if not _at_least(_reload(stores, batch), BatchStatus.DONE):
         export_batch(stores, batch)  # before DONE: a crash here is retried by the next run
         clean_store.advance_batch(stores.clean, batch.batch_id, BatchStatus.DONE)

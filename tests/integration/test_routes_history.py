@@ -156,3 +156,22 @@ def test_without_clean_data_history_is_503(
             response = httpx.get(f"{url}{path}")
             assert response.status_code == 503, path
             assert "off" in response.json()["detail"]
+
+
+def test_a_store_that_goes_down_keeps_the_last_read(history_world: HistoryWorld) -> None:
+    from fixtures.http import free_port
+    from tasador.serving.history import HistoryReader
+    from tasador.storage.engine import make_engine
+
+    stores = history_world.stores
+    reader = HistoryReader(stores.clean, stores.mlflow, history_world.config.model_name)
+    first = reader.snapshot()
+    down = make_engine(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/nothing")
+    reader.clean, reader.check_seconds = down, 0.0
+    try:
+        assert reader.snapshot() is first  # answered from the last read, no error
+    finally:
+        down.dispose()
+    fresh = HistoryReader(down, stores.mlflow, history_world.config.model_name)
+    with pytest.raises(Exception, match=r"(?i)connect"):
+        fresh.snapshot()  # nothing read yet: the route turns this into a 503

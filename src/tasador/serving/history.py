@@ -269,7 +269,14 @@ class HistoryReader:
             if self._history is not None and now - self._checked < self.check_seconds:
                 return self._history
             self._checked = now
-            fingerprint = self._current_fingerprint()
+            if self._history is not None:
+                try:
+                    fingerprint = self._current_fingerprint()
+                except Exception:  # a store is down: the last read is still the best answer
+                    logger.warning("checking the history for changes failed", exc_info=True)
+                    return self._history
+            else:
+                fingerprint = self._current_fingerprint()
             if self._history is None:
                 self._history, self._fingerprint = self._read(), fingerprint
             elif fingerprint != self._fingerprint and self._refreshing is None:

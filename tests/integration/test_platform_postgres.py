@@ -14,7 +14,14 @@ import pytest
 
 from fixtures.postgres import free_port
 from tasador.platform.local import local_postgres, local_postgres_running
-from tasador.platform.postgres import ADMIN_USER, DB_USER, SERVICE_USER, EmbeddedPostgres
+from tasador.platform.postgres import (
+    ADMIN_USER,
+    DB_USER,
+    SERVICE_USER,
+    STATE_MARKER,
+    EmbeddedPostgres,
+    remove_abandoned_clusters,
+)
 from tasador.settings import get_settings
 
 pytestmark = pytest.mark.integration
@@ -183,3 +190,35 @@ def test_a_state_folder_removed_under_a_live_server_starts_afresh(tmp_path: Path
     finally:
         again.destroy()
         first.stop(mode="immediate")
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="only as root does a cluster live apart from its state"
+)
+def test_clusters_of_removed_state_folders_are_deleted(tmp_path: Path) -> None:
+    """A removed state folder (a test's tmp folder, `rm -rf .tasador`) does not leave its cluster
+    on the disk: the next start deletes it, stopping its server if it still runs."""
+    kept = EmbeddedPostgres(data_dir=tmp_path / "kept" / "pg", port=free_port(), durable=False)
+    stopped = EmbeddedPostgres(
+        data_dir=tmp_path / "stopped" / "pg", port=free_port(), durable=False
+    )
+    running = EmbeddedPostgres(
+        data_dir=tmp_path / "running" / "pg", port=free_port(), durable=False
+    )
+    try:
+        for server in (kept, stopped, running):
+            server.start()
+        stopped.stop()
+        for server in (stopped, running):
+            shutil.rmtree(server.data_dir.parent)
+        assert running.runtime_dir.exists()
+        removed = remove_abandoned_clusters()
+        assert set(removed) == {stopped.runtime_dir, running.runtime_dir}
+        assert not stopped.runtime_dir.exists()
+        assert not running.runtime_dir.exists()
+        assert kept.is_running()
+        assert (kept.runtime_dir / STATE_MARKER).read_text() == str(kept.data_dir.resolve())
+        with psycopg.connect(kept.dsn(), connect_timeout=5) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        kept.destroy()

@@ -27,6 +27,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -45,6 +46,9 @@ SERVICE_USER: Final[str] = "tasador-pg"  # the OS user the server runs as when w
 ADMIN_USER: Final[str] = "tasador_admin"  # superuser, for setting the server up only
 DB_USER: Final[str] = "tasador"  # owns tasador's databases: login and create databases, no more
 RUNTIME_ROOT: Final[Path] = Path("/var/lib/tasador-pg")  # the service user's own folder, as root
+STATE_MARKER: Final[str] = (
+    "state-folder"  # in a cluster's runtime folder: the state folder it serves
+)
 PASSFILE: Final[str] = "pgpass"
 
 
@@ -201,8 +205,11 @@ class EmbeddedPostgres:
         user = self._service()
         _owned_folder(self.data_dir, None)
         if user is not None:
+            remove_abandoned_clusters()
             for folder in (RUNTIME_ROOT, RUNTIME_ROOT / "clusters", self.runtime_dir):
                 _owned_folder(folder, user)
+            # which state folder this cluster serves: once that folder is gone, so is the cluster
+            (self.runtime_dir / STATE_MARKER).write_text(str(self.data_dir.resolve()))
             link = self.data_dir / "cluster"
             if not link.is_symlink() and not link.exists():
                 link.symlink_to(self.cluster_dir)
@@ -399,3 +406,41 @@ class EmbeddedPostgres:
         self.stop(mode="immediate")
         shutil.rmtree(self.runtime_dir, ignore_errors=True)
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def remove_abandoned_clusters() -> list[Path]:
+    """Delete the runtime folders (as root, apart from the state) whose state folder was removed:
+    without it nobody can log in to them, and each holds a whole cluster. A server still running
+    there is stopped first. Folders from before the marker existed are left alone."""
+    removed = []
+    for runtime in sorted((RUNTIME_ROOT / "clusters").glob("*")):
+        marker = runtime / STATE_MARKER
+        try:
+            state = Path(marker.read_text().strip())
+        except OSError:
+            continue
+        if state.exists():
+            continue
+        _stop_cluster(runtime / "cluster")
+        shutil.rmtree(runtime, ignore_errors=True)
+        removed.append(runtime)
+    if removed:
+        logger.info("removed %d PostgreSQL clusters whose state folder is gone", len(removed))
+    return removed
+
+
+def _stop_cluster(cluster: Path) -> None:
+    """SIGQUIT (immediate shutdown) to the cluster's postmaster, if it runs, and wait for it."""
+    try:
+        pid = int((cluster / "postmaster.pid").read_text().split()[0])
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (OSError, ValueError, IndexError):
+        return  # not running (a stale pid file)
+    if str(cluster) not in command:  # the pid now belongs to another process
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            os.kill(pid, 0)
+            time.sleep(0.1)

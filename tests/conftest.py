@@ -20,3 +20,17 @@ def pytest_collection_modifyitems(items: list) -> None:
         for folder in ("integration", "e2e"):
             if folder in parts and not item.get_closest_marker(folder):
                 item.add_marker(getattr(pytest.mark, folder))
+
+
+def pytest_sessionfinish(session: object) -> None:
+    """As root, the embedded clusters of this session's state folders live apart from them, in
+    /var/lib/tasador-pg: delete them now rather than at some later start."""
+    import os
+
+    if os.geteuid() != 0:
+        return
+    from tasador.platform.postgres import remove_abandoned_clusters
+
+    factory = getattr(getattr(session, "config", None), "_tmp_path_factory", None)
+    if factory is not None:
+        remove_abandoned_clusters(under=factory.getbasetemp())

@@ -408,10 +408,11 @@ class EmbeddedPostgres:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def remove_abandoned_clusters() -> list[Path]:
-    """Delete the runtime folders (as root, apart from the state) whose state folder was removed:
-    without it nobody can log in to them, and each holds a whole cluster. A server still running
-    there is stopped first. Folders from before the marker existed are left alone."""
+def remove_abandoned_clusters(under: Path | None = None) -> list[Path]:
+    """Delete the runtime folders (as root, apart from the state) whose state folder was removed
+    (or, given `under`, lies in that folder: a test session's, at its end): without it nobody can
+    log in to them, and each holds a whole cluster. A server still running there is stopped
+    first. Folders from before the marker existed are left alone."""
     removed = []
     for runtime in sorted((RUNTIME_ROOT / "clusters").glob("*")):
         marker = runtime / STATE_MARKER
@@ -419,7 +420,7 @@ def remove_abandoned_clusters() -> list[Path]:
             state = Path(marker.read_text().strip())
         except OSError:
             continue
-        if state.exists():
+        if state.exists() and (under is None or not state.is_relative_to(under.resolve())):
             continue
         _stop_cluster(runtime / "cluster")
         shutil.rmtree(runtime, ignore_errors=True)

@@ -10,10 +10,8 @@ while (tens of seconds on 2 cores), hence the generous default timeout.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ from types import TracebackType
 import httpx
 
 from tasador.platform.ports import port_in_use
+from tasador.platform.processes import await_ready, log_tail, spawn_session, stop_group
 
 logger = logging.getLogger(__name__)
 
@@ -121,54 +120,25 @@ class MlflowServer:
             self._log_path = self.log_file
         env = {**os.environ, **QUIET_ENV, **self.env, "MLFLOW_BACKEND_STORE_URI": self.backend_uri}
         logger.info("starting MLflow server on %s", self.url)
-        with self._log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                self.command(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
         started = time.monotonic()
-        deadline = started + timeout
-        while not self.is_healthy():
-            if self._process.poll() is not None:
-                code = self._process.returncode
-                self._process = None
-                raise RuntimeError(f"MLflow server exited with {code}:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise TimeoutError(
-                    f"MLflow server not healthy on {self.url} after {timeout:.0f}s:\n"
-                    f"{self.log_tail()}"
-                )
-            time.sleep(0.25)
+        self._process = spawn_session(self.command(), env, self._log_path)
+        try:
+            await_ready(self._process, self.is_healthy, timeout, "MLflow server", self._log_path)
+        except (RuntimeError, TimeoutError):
+            self._process = None
+            raise
         logger.info("MLflow server up on %s in %.1fs", self.url, time.monotonic() - started)
 
     def log_tail(self, chars: int = 3000) -> str:
         """The end of the server log (for error messages)."""
-        if self._log_path is None or not self._log_path.exists():
-            return ""
-        return self._log_path.read_text(errors="replace")[-chars:]
+        return log_tail(self._log_path, chars)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Terminate the server's process group, then kill it if it lingers."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        logger.info("stopping MLflow server on %s", self.url)
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=timeout)
-        except ProcessLookupError:
-            pass
-        # uvicorn workers may outlive the supervisor by a moment; make sure the group is gone.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        if process is not None and process.poll() is None:
+            logger.info("stopping MLflow server on %s", self.url)
+        stop_group(process, timeout)
 
     def __enter__(self) -> MlflowServer:
         self.start()

@@ -13,14 +13,13 @@ import logging
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from tasador.platform.ports import free_port, port_in_use
+from tasador.platform.processes import await_ready, log_tail, spawn_session, stop_group
 
 logger = logging.getLogger(__name__)
 
@@ -134,43 +133,18 @@ class SeaweedS3:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)
         env = {**os.environ, **self.credentials.env(), "S3_BUCKET": self.bucket}
-        with self.log_file.open("ab") as log:
-            self._process = subprocess.Popen(
-                self.command(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while not self.is_ready():
-            if self._process.poll() is not None:
-                code, self._process = self._process.returncode, None
-                raise RuntimeError(f"SeaweedFS exited with {code}:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise TimeoutError(
-                    f"SeaweedFS S3 not ready after {timeout:.0f}s:\n{self.log_tail()}"
-                )
-            time.sleep(0.25)
+        self._process = spawn_session(self.command(), env, self.log_file)
+        try:
+            await_ready(self._process, self.is_ready, timeout, "SeaweedFS S3", self.log_file)
+        except (RuntimeError, TimeoutError):
+            self._process = None
+            raise
         logger.info("SeaweedFS S3 on %s, bucket %s", self.endpoint_url, self.bucket)
 
     def log_tail(self, chars: int = 3000) -> str:
-        if not self.log_file.exists():
-            return ""
-        return self.log_file.read_text(errors="replace")[-chars:]
+        return log_tail(self.log_file, chars)
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM to its process group (it exits in a few seconds), SIGKILL if it lingers."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=timeout)
-        except ProcessLookupError:
-            pass
+        stop_group(process, timeout)

@@ -7,6 +7,7 @@ pytest_plugins = [
     "fixtures.loop",
     "fixtures.serving",
     "fixtures.history",
+    "fixtures.s3",
 ]
 
 

@@ -502,8 +502,8 @@ def process_batch(
     batch = clean_stage(stores, batch, config, reporter, raw)
     decision = decide_stage(stores, batch, config, reporter)
     if decision.action == "train":
-        train_stage(stores, batch, config, reporter)
-        promote_stage(stores, batch, config, reporter)
+        version = train_stage(stores, batch, config, reporter)
+        promote_stage(stores, batch, config, reporter, version)
     return finish_stage(stores, batch)
 
 
@@ -555,15 +555,23 @@ def train_stage(
 
 
 def promote_stage(
-    stores: Stores, batch: BatchRecord, config: LoopConfig, reporter: Reporter
+    stores: Stores,
+    batch: BatchRecord,
+    config: LoopConfig,
+    reporter: Reporter,
+    version: str | None = None,
 ) -> DecisionRecord:
-    """Champion and challenger on the same evaluation set, promoted by the rule (unless done)."""
+    """Champion and challenger on the same evaluation set, promoted by the rule (unless done).
+    `version` is the challenger `train_stage` gave; without it (a task of its own), the version
+    registered for the batch."""
     batch = _reload(stores, batch)
     if not _at_least(batch, BatchStatus.DONE):
-        version = find_version_for_batch(stores.mlflow, config.model_name, batch.batch_id)
-        assert version is not None, "a batch reaches promotion only after its model is registered"
+        if version is None:
+            found = find_version_for_batch(stores.mlflow, config.model_name, batch.batch_id)
+            assert found is not None, "a batch reaches promotion only after its model is registered"
+            version = str(found.version)
         reporter.step(batch.batch_number, "promote")
-        return evaluate_and_promote(stores, batch, config, str(version.version))
+        return evaluate_and_promote(stores, batch, config, version)
     decision = clean_store.get_decision(stores.clean, batch.batch_id)
     assert decision is not None
     return decision

@@ -21,16 +21,6 @@ from tasador.settings import get_settings
 from tasador.storage.objects import ensure_bucket, list_keys, s3_client
 
 
-@pytest.fixture
-def seaweed(tmp_path: Path) -> Iterator[SeaweedS3]:
-    server = SeaweedS3(
-        tmp_path / "data", free_port(), local_credentials(tmp_path / "keys"), "tasador-test"
-    )
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_the_server_makes_its_bucket_and_refuses_other_keys(
     seaweed: SeaweedS3, tmp_path: Path
 ) -> None:

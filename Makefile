@@ -5,7 +5,7 @@ UV := .venv-uv/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: run test lint audit bench env runtime clean
+.PHONY: run test lint audit bench env runtime airflow-env clean
 
 $(UV):
 	$(PYTHON) -m venv .venv-uv
@@ -17,16 +17,20 @@ env: $(UV) ## the package with the test and lint tools
 runtime: $(UV) ## the package alone: what `make run` needs
 	$(UV) sync --frozen --no-dev --python $(PYTHON)
 
+airflow-env: $(UV) ## Airflow with tasador installed into it (its own lock: airflow/uv.lock)
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/.venv-airflow $(UV) sync --frozen --project airflow --reinstall-package tasador --python $(PYTHON)
+
 run: runtime ## the whole loop on the local platform, then keep the services up
 	.venv/bin/tasador up
 
-test: env ## the whole suite against real services
+test: env airflow-env ## the whole suite against real services
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 
-lint: env ## style, types, security findings (bandit) and secrets in tracked files
-	.venv/bin/ruff check src tests bench
-	.venv/bin/ruff format --check src tests bench
+lint: env airflow-env ## style, types (the DAG's against Airflow), security findings (bandit), secrets
+	.venv/bin/ruff check src tests bench dags
+	.venv/bin/ruff format --check src tests bench dags
 	.venv/bin/mypy
+	.venv/bin/mypy --python-executable .venv-airflow/bin/python dags
 	.venv/bin/bandit -q -r src -ll
 	git ls-files -z | xargs -0 .venv/bin/detect-secrets-hook --baseline .secrets.baseline
 
@@ -39,4 +43,4 @@ bench: env ## speed against peers; installs wrk (Debian) where it can, so the se
 	.venv/bin/python -m bench
 
 clean:
-	rm -rf .venv .venv-uv .tasador
+	rm -rf .venv .venv-uv .venv-airflow .tasador

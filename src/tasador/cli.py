@@ -218,6 +218,10 @@ def _run_loop(settings: Settings, rounds: int | None) -> list[RoundResult]:
 def up(
     rounds: Annotated[int | None, typer.Option(help="stop after N rounds")] = None,
     wait: Annotated[bool, typer.Option(help="keep the services up until Ctrl-C")] = True,
+    loop: Annotated[
+        bool,
+        typer.Option(help="run the rounds here; --no-loop: only the services (Airflow runs them)"),
+    ] = True,
     s3: Annotated[
         bool,
         typer.Option("--s3", help="keep MLflow's artifacts in a local SeaweedFS S3 server"),
@@ -259,12 +263,14 @@ def up(
                 soft_wrap=True,
             )
         _print_urls(_shown_urls(platform))
-        _run_loop(settings, rounds)
+        if loop:
+            _run_loop(settings, rounds)
         if wait:
-            _until_production_is_served(
-                settings, platform.urls.tracking_uri, platform.urls.inference_api
-            )
-            _print_urls(_shown_urls(platform))
+            if loop:  # the URLs again, under the rounds' output
+                _until_production_is_served(
+                    settings, platform.urls.tracking_uri, platform.urls.inference_api
+                )
+                _print_urls(_shown_urls(platform))
             console.print("[bold]services are up; press Ctrl-C to stop them[/bold]")
             stop = threading.Event()
             # Ctrl-C and SIGTERM both stop the services (SIGINT explicitly: a shell that starts us

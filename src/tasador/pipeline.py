@@ -27,7 +27,7 @@ from tasador.registry.promotion import decide_promotion
 from tasador.retraining import RetrainDecision, Trigger, decide_retraining
 from tasador.storage import clean_store, raw_store
 from tasador.storage.lake import LAYERS, DataLake
-from tasador.storage.records import BatchRecord, BatchStatus, DecisionRecord
+from tasador.storage.records import BatchRecord, BatchStatus, DecisionRecord, DriftRecord
 from tasador.training.importance import global_importance
 from tasador.training.metrics import Metrics, evaluate
 from tasador.training.train import predict_price, tune_and_train
@@ -178,6 +178,37 @@ def ingest_next_batch(
         logger.info("stored batch %d: %d rows received", batch.batch_number, len(frame))
         return record_, frame
     raise RuntimeError(f"no new batch after {max_fetches} requests to the data API")
+
+
+def fetch_stage(
+    client: DataApiClient, stores: Stores, config: LoopConfig, run_key: str
+) -> BatchRecord | None:
+    """The batch an orchestrator run works on; None when the data API has no more.
+
+    The run's batch is, in order: the one it took before (a re-run of the run or of this task
+    takes the same batch, the API is not asked again), the oldest unfinished batch (a run that
+    failed part-way: the next run finishes it), or the next batch the API serves. It is recorded
+    under `run_key` in CLEAN DATA, and so is a finished answer.
+    """
+    recorded = clean_store.run_batch(stores.clean, run_key)
+    if recorded is not None:
+        return (
+            None
+            if recorded.batch_id is None
+            else clean_store.get_batch(stores.clean, recorded.batch_id)
+        )
+    register_orphan_raw_batches(stores, config)
+    pending = clean_store.unfinished_batches(stores.clean)
+    if pending:
+        batch: BatchRecord | None = pending[0]
+        logger.info("batch %d was left unfinished: this run finishes it", pending[0].batch_number)
+    else:
+        fetched = ingest_next_batch(client, stores, config)
+        batch = fetched[0] if fetched else None
+    taken = clean_store.record_run_batch(
+        stores.clean, run_key, batch.batch_id if batch else None
+    ).batch_id
+    return None if taken is None else clean_store.get_batch(stores.clean, taken)
 
 
 def store_rows(
@@ -519,6 +550,18 @@ def clean_stage(
         reporter.step(batch.batch_number, "clean")
         batch = clean_batch(stores, batch, config, raw)
     return batch
+
+
+def drift_stage(
+    stores: Stores, batch: BatchRecord, config: LoopConfig, reporter: Reporter
+) -> DriftRecord | None:
+    """Compare the batch with the production model's training data, unless compared already;
+    the stored report."""
+    batch = _reload(stores, batch)
+    if not _at_least(batch, BatchStatus.DRIFT_CHECKED):
+        reporter.step(batch.batch_number, "drift")
+        check_drift(stores, batch, config, load_champion(stores, config))
+    return clean_store.get_drift_report(stores.clean, batch.batch_id)
 
 
 def decide_stage(

@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -172,6 +172,28 @@ class UiSettings(BaseSettings):
         return (self.api_url or f"http://{serving.host}:{serving.port}").rstrip("/")
 
 
+class AirflowSettings(BaseSettings):
+    """The Airflow DAG (`dags/tasador_loop.py`): when it runs and how its tasks retry."""
+
+    model_config = _config("AIRFLOW_")
+
+    schedule: str | None = Field(
+        "@hourly", description="when the DAG runs a round (cron or preset); `none`: when triggered"
+    )
+    retries: int = Field(3, ge=0, description="retries of a failed task (delay doubles each time)")
+    retry_delay_seconds: float = Field(60.0, gt=0, description="delay before the first retry")
+    max_retry_delay_seconds: float = Field(900.0, gt=0, description="longest delay between retries")
+    inference_api_url: str | None = Field(
+        None, description="inference API the DAG asks to reload; none: the local one"
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _no_schedule(cls, value: str | None) -> str | None:
+        """`none` or nothing: the DAG runs only when triggered."""
+        return None if value is None or value.strip().lower() in {"", "none"} else value
+
+
 class Settings(BaseSettings):
     """All settings."""
 
@@ -189,6 +211,7 @@ class Settings(BaseSettings):
     decision: DecisionSettings = Field(default_factory=DecisionSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
+    airflow: AirflowSettings = Field(default_factory=AirflowSettings)
 
 
 @lru_cache(maxsize=1)

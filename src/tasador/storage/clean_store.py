@@ -37,8 +37,16 @@ from tasador.storage.records import (
     DriftRecord,
     FetchEvent,
     IllegalTransitionError,
+    RunBatch,
 )
-from tasador.storage.tables import batches, decisions, drift_reports, fetch_events, max_batch_number
+from tasador.storage.tables import (
+    batches,
+    decisions,
+    drift_reports,
+    fetch_events,
+    max_batch_number,
+    run_batches,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -537,6 +545,35 @@ def list_fetch_events(engine: sa.Engine, *, limit: int | None = None) -> list[Fe
         )
         for r in rows
     ]
+
+
+# Orchestrator runs ------------------------------------------------------------------------------
+
+
+def run_batch(engine: sa.Engine, run_key: str) -> RunBatch | None:
+    """The batch a run took, or None for a run that has taken none yet."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(run_batches.c.batch_id).where(run_batches.c.run_key == run_key)
+        ).first()
+    if row is None:
+        return None
+    return RunBatch(run_key, None if row.batch_id is None else int(row.batch_id))
+
+
+def record_run_batch(engine: sa.Engine, run_key: str, batch_id: int | None) -> RunBatch:
+    """Record the batch a run took (None: the API had no more); a run that has one keeps it."""
+    statement = (
+        insert(run_batches)
+        .values(run_key=run_key, batch_id=batch_id)
+        .on_conflict_do_nothing(index_elements=[run_batches.c.run_key])
+    )
+    with engine.begin() as conn:
+        conn.execute(statement)
+        recorded = conn.execute(
+            sa.select(run_batches.c.batch_id).where(run_batches.c.run_key == run_key)
+        ).scalar_one()
+    return RunBatch(run_key, None if recorded is None else int(recorded))
 
 
 # What the history endpoints read ---------------------------------------------------------------

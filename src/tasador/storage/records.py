@@ -116,3 +116,11 @@ class RawBatchRecord:
     batch_number: int
     row_count: int
     content_hash: str
+
+
+@dataclass(frozen=True)
+class RunBatch:
+    """The batch an orchestrator run took; `batch_id` None: the data API had no more."""
+
+    run_key: str
+    batch_id: int | None

@@ -164,6 +164,15 @@ fetch_events = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
 )
 
+# Which batch each orchestrator run (an Airflow DAG run) took; batch_id null: the API had none.
+run_batches = sa.Table(
+    "run_batches",
+    CLEAN_METADATA,
+    sa.Column("run_key", sa.Text, primary_key=True),
+    sa.Column("batch_id", sa.BigInteger, nullable=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=_now),
+)
+
 
 def max_batch_number(
     engine: sa.Engine, table: sa.Table, source: str, group_number: int, day: str | None

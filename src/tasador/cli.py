@@ -262,7 +262,7 @@ def up(
                 + ", ".join(platform.leftovers),
                 soft_wrap=True,
             )
-        _print_urls(_shown_urls(platform))
+        _print_urls(_shown_urls(platform, airflow=not loop))
         if loop:
             _run_loop(settings, rounds)
         if wait:
@@ -317,10 +317,12 @@ def _until_production_is_served(settings: Settings, tracking_uri: str, api_url: 
         )
 
 
-def _shown_urls(platform: LocalPlatform) -> dict[str, str]:
+def _shown_urls(platform: LocalPlatform, *, airflow: bool = False) -> dict[str, str]:
     urls = platform.urls.redacted()
     if platform.artifacts:
         urls["artifacts"] = platform.artifacts
+    if airflow and platform.airflow_db:
+        urls["airflow_db"] = platform.airflow_db
     return urls
 
 
@@ -344,6 +346,7 @@ def _urls_table(urls: dict[str, str]) -> Table:
         "clean_db": "CLEAN DATA",
         "mlflow_db": "MLflow metadata",
         "artifacts": "MLflow artifacts",
+        "airflow_db": "Airflow metadata",
     }
     for key, label in labels.items():
         if key in urls:

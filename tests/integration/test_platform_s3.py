@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from botocore.exceptions import ClientError
 from mlflow import MlflowClient
 
@@ -70,6 +71,9 @@ def test_local_platform_keeps_artifacts_in_its_s3_server(
     try:
         assert platform.s3 is not None
         assert platform.s3.is_running()
+        assert platform.airflow_db is not None  # an empty database for an Airflow beside it
+        with sa.create_engine(platform.airflow_db).connect() as conn:
+            assert conn.execute(sa.text("SELECT current_database()")).scalar() == "tasador_airflow"
         assert platform.artifacts == (
             f"s3://tasador/mlartifacts at http://127.0.0.1:{settings.s3.port}"
         )

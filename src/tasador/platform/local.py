@@ -52,6 +52,7 @@ from tasador.storage.objects import ensure_bucket
 logger = logging.getLogger(__name__)
 
 RAW_DB, CLEAN_DB, MLFLOW_DB = "tasador_raw", "tasador_clean", "tasador_mlflow"
+AIRFLOW_DB = "tasador_airflow"  # made in the embedded PostgreSQL for an Airflow beside it
 # What the command line of each process a `tasador up` starts shows (to tell a leftover of ours
 # from another process that reused its pid).
 LEFTOVER_MARKERS: Final[dict[str, str]] = {
@@ -200,6 +201,7 @@ class LocalPlatform:
     ui: subprocess.Popen[bytes] | None = None
     s3: SeaweedS3 | None = None
     artifacts: str | None = None  # where MLflow keeps artifacts, when in S3
+    airflow_db: str | None = None  # an empty database for Airflow's metadata, when embedded
     started: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)  # what an earlier run left, now stopped
     supervisor: Supervisor | None = None
@@ -342,6 +344,8 @@ class LocalPlatform:
             with _starting("the embedded PostgreSQL"):  # its error ends with its log
                 self.postgres.start()
             self.started.append("postgres")
+            self.airflow_db = self.postgres.url(AIRFLOW_DB)
+            ensure_database(self.airflow_db)
         on_step("databases and migrations")
         for url in (self.urls.raw_db, self.urls.clean_db, self.urls.mlflow_db):
             ensure_database(url)

@@ -125,20 +125,78 @@ def render(rows: list[dict[str, Any]], console: Console) -> None:
         console.print(f"{verdict}  {name}: {value}")
 
 
+def render_quality(rows: list[dict[str, Any]], console: Console) -> None:
+    """Print the price-accuracy table and its target (RMSE(log) ≥ 15% below plain XGBoost)."""
+    table = Table(title="price accuracy on real listings (same rows, same run)")
+    for column in (
+        "split",
+        "implementation",
+        "RMSE(log)",
+        "MAPE",
+        "80% range holds",
+        "range width / price",
+        "test rows",
+        "note",
+    ):
+        table.add_column(column, justify="left" if column in {"split", "implementation", "note"}
+                         else "right")  # fmt: skip
+    for row in rows:
+        if "skipped" in row:
+            console.print(f"price accuracy: skipped ({row['skipped']})")
+            return
+        spread = f" ± {row['rmse_log_sd']:.3f}" if "rmse_log_sd" in row else ""
+        mape = f" ± {row['mape_sd']:.1%}" if "mape_sd" in row else ""
+        held = width = "—"
+        if row.get("coverage") is not None:
+            held = f"{row['coverage']:.1%}"
+            width = f"{row['width']:.2f}"
+            if "coverage_sd" in row:
+                held += f" ± {row['coverage_sd']:.1%}"
+                width += f" ± {row['width_sd']:.2f}"
+        table.add_row(
+            row["benchmark"].removeprefix("price accuracy, "), row["impl"],
+            f"{row['rmse_log']:.3f}{spread}", f"{row['mape']:.1%}{mape}", held, width,
+            f"{row['rows']:,}", row.get("note", ""),
+        )  # fmt: skip
+    console.print(table)
+    folds = {r["impl"]: r for r in rows if "rmse_log_sd" in r}
+    ours, plain = folds.get("tasador"), folds.get("plain XGBoost (raw numbers, one-hot state)")
+    if ours and plain:
+        gain = 1 - ours["rmse_log"] / plain["rmse_log"]
+        verdict = "PASS" if gain >= 0.15 else "MISS"
+        console.print(
+            f"{verdict}  RMSE(log) ≥ 15% below plain XGBoost, k-fold mean: {gain:.1%} below"
+        )
+    if ours and ours.get("coverage") is not None:
+        held = ours["coverage"]
+        verdict = "PASS" if 0.75 <= held <= 0.85 else "MISS"
+        console.print(f"{verdict}  the 80% range holds 75–85% of test prices, k-fold: {held:.1%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--only", nargs="*", help="benchmarks to run: drift ingest round serving openmp history"
+        "--only",
+        nargs="*",
+        help="benchmarks to run: drift ingest round serving openmp history quality",
     )
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     args = parser.parse_args()
-    wanted = set(args.only or ["drift", "ingest", "serving", "openmp", "round", "history"])
+    wanted = set(
+        args.only or ["drift", "ingest", "serving", "openmp", "round", "history", "quality"]
+    )
 
     from fixtures.postgres import free_port
     from tasador.platform.postgres import EmbeddedPostgres
 
     console = Console(width=max(Console().width, 160))
     rows: list[dict[str, Any]] = []
+    quality: list[dict[str, Any]] = []
+    if "quality" in wanted:
+        from bench import quality_bench
+
+        console.print("quality: price accuracy on the real sample, tasador vs peers …")
+        quality = quality_bench.run()
     with tempfile.TemporaryDirectory(prefix="tasador-bench-") as tmp:
         if "drift" in wanted:
             from bench import drift_bench
@@ -177,9 +235,12 @@ def main() -> None:
                     rows += history_bench.run(server, Path(tmp))
             finally:
                 server.destroy()
-    render(rows, console)
+    if rows:
+        render(rows, console)
+    if quality:
+        render_quality(quality, console)
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+        args.json.write_text(json.dumps(rows + quality, indent=2))
 
 
 if __name__ == "__main__":

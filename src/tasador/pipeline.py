@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from tasador import schema
@@ -28,7 +29,9 @@ from tasador.retraining import RetrainDecision, Trigger, decide_retraining
 from tasador.storage import clean_store, raw_store
 from tasador.storage.lake import LAYERS, DataLake
 from tasador.storage.records import BatchRecord, BatchStatus, DecisionRecord, DriftRecord
+from tasador.training.baseline import StateMedian
 from tasador.training.importance import global_importance
+from tasador.training.intervals import PriceInterval, fit_interval
 from tasador.training.metrics import Metrics, evaluate
 from tasador.training.train import predict_price, tune_and_train
 
@@ -79,8 +82,9 @@ class LoopConfig:
     drift_min_features: int = 1
     degradation_margin: float = 0.10
     promotion_margin: float = 0.01
-    max_rmse_log: float = 0.8
-    min_r2_log: float = 0.2
+    baseline_margin: float = 0.05
+    interval_coverage: float = 0.8
+    coverage_tolerance: float = 0.05
 
 
 @dataclass
@@ -301,6 +305,7 @@ class Champion:
     metrics: Metrics
     predict: Callable[[pd.DataFrame], Any]
     profile: DataProfile
+    interval: PriceInterval | None = None
 
 
 def load_champion(
@@ -318,6 +323,7 @@ def load_champion(
         metrics=loaded.metrics,
         predict=lambda frame: predict_price(loaded.booster, loaded.spec, frame),
         profile=DataProfile.from_dict(loaded.training_profile),
+        interval=loaded.interval,
     )
 
 
@@ -439,10 +445,12 @@ def train_challenger(
         seed=config.seed,
         on_trial=lambda number, value: reporter.trial(number, config.n_trials, value),
     )
-    evaluation = evaluate(
-        evaluation_set[schema.TARGET].to_numpy(),
+    y, predicted = (
+        evaluation_set[schema.TARGET].to_numpy(dtype=np.float64),
         predict_price(trained.booster, trained.spec, evaluation_set),
     )
+    evaluation = evaluate(y, predicted)
+    interval = fit_interval(np.log(y), np.log(predicted), config.interval_coverage, config.seed)
     importance = (
         global_importance(trained.booster, trained.spec, evaluation_set, seed=config.seed)
         if len(evaluation_set)
@@ -463,6 +471,7 @@ def train_challenger(
             "tasador.evaluation_rows": str(len(evaluation_set)),
         },
         importance=importance.to_dict() if importance is not None else None,
+        interval=interval,
     )
     return str(ref.version)
 
@@ -486,14 +495,23 @@ def evaluate_and_promote(
         else None
     )
     champion_metrics = evaluate(y, champion.predict(evaluation_set)) if champion else None
+    train = clean_store.load_listings(
+        stores.clean,
+        up_to_batch=batch.batch_id,
+        holdout=False,
+        last_n_batches=config.window_batches,
+    )  # the challenger's training rows: the baseline learns from the same
+    baseline = evaluate(y, StateMedian.fit(train).predict(evaluation_set))
     decision = decide_promotion(
         challenger_version=challenger_version,
         challenger=challenger_metrics,
         champion_version=champion.version if champion else None,
         champion=champion_metrics,
         margin=config.promotion_margin,
-        max_rmse_log=config.max_rmse_log,
-        min_r2_log=config.min_r2_log,
+        baseline=baseline,
+        baseline_margin=config.baseline_margin,
+        interval=challenger.interval,
+        coverage_tolerance=config.coverage_tolerance,
     )
     apply_decision(stores.mlflow, config.model_name, decision)
     record = replace(

@@ -82,6 +82,9 @@ class TrainingSettings(BaseSettings):
     timeout_seconds: float = Field(60.0, description="wall-clock budget of one tuning")
     seed: int = Field(42, description="seed of the sampler and the booster")
     holdout_fraction: float = Field(0.2, description="share of clean rows kept for evaluation")
+    interval_coverage: float = Field(
+        0.8, gt=0, lt=1, description="share of true prices a price range is to hold"
+    )
     window_batches: int | None = Field(
         None, description="train on the last N batches only; none: all clean rows so far"
     )
@@ -102,8 +105,14 @@ class DecisionSettings(BaseSettings):
     promotion_margin: float = Field(
         0.01, description="challenger must beat champion RMSE(log) by this relative margin"
     )
-    max_rmse_log: float = Field(0.8, description="absolute floor: highest RMSE(log) promoted")
-    min_r2_log: float = Field(0.2, description="absolute floor: lowest R²(log) promoted")
+    coverage_tolerance: float = Field(
+        0.05, description="most a price range's measured coverage may miss its target by"
+    )
+    baseline_margin: float = Field(
+        0.05,
+        description="how much lower a model's RMSE(log) must be than the median price "
+        "of the state's, on the same evaluation rows, to be promoted",
+    )
 
 
 class ServingSettings(BaseSettings):

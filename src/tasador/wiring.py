@@ -43,8 +43,9 @@ def loop_config(settings: Settings) -> LoopConfig:
         drift_min_features=decision.drift_min_features,
         degradation_margin=decision.degradation_margin,
         promotion_margin=decision.promotion_margin,
-        max_rmse_log=decision.max_rmse_log,
-        min_r2_log=decision.min_r2_log,
+        baseline_margin=decision.baseline_margin,
+        interval_coverage=train.interval_coverage,
+        coverage_tolerance=decision.coverage_tolerance,
     )
 
 

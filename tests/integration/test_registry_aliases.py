@@ -48,8 +48,8 @@ def decide(challenger: str, rmse: float, champion: str | None, champion_rmse: fl
         champion_version=champion,
         champion=None if champion_rmse is None else metrics(champion_rmse),
         margin=0.01,
-        max_rmse_log=0.8,
-        min_r2_log=0.2,
+        baseline=Metrics(rmse=1.0, mae=1.0, mape=1.0, r2=0.0, rmse_log=2.0, r2_log=0.0, n=10),
+        baseline_margin=0.05,
     )
 
 

@@ -172,7 +172,29 @@ def test_unknown_categories_use_the_fallback_and_say_so(
     assert known["fallbacks"] == ["city", "zip_code", "prev_sold_date"]  # not given
 
 
-@pytest.mark.parametrize("missing", [("acre_lot",), ("bed", "bath", "house_size")])
+def test_a_price_comes_with_the_models_range(
+    api: str, client: MlflowClient, production: str
+) -> None:
+    loaded = load_model_version(client, production, "1")
+    assert loaded.interval is not None  # fitted on the evaluation rows when it was registered
+    factor = np.exp(loaded.interval.half_width_log)
+    for body in (LISTING, [LISTING, {**LISTING, "bed": 5}]):
+        answer = httpx.post(f"{api}/predict", json=body).json()
+        for item in answer["predictions"] if isinstance(body, list) else [answer]:
+            assert item["coverage"] == loaded.interval.target == 0.8
+            assert item["price_low"] == pytest.approx(item["price"] / factor, rel=1e-12)
+            assert item["price_high"] == pytest.approx(item["price"] * factor, rel=1e-12)
+            assert item["price_low"] < item["price"] < item["price_high"]
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [
+        ("acre_lot",),
+        ("bed", "bath", "house_size"),
+        ("city", "zip_code", "prev_sold_date"),  # the seed's six fields only
+    ],
+)
 def test_a_listing_without_optional_fields_is_priced_and_says_so(
     api: str, client: MlflowClient, production: str, missing: tuple[str, ...]
 ) -> None:
@@ -385,7 +407,14 @@ def test_every_request_reaches_raw_data(
         assert record["model_version"] == "1"
         assert record["latency_ms"] > 0
     single = next(r for r in records.values() if r["inputs"] == {**LISTING, "bed": 4})
-    assert set(single["outputs"]) == {"price", "log_price", "fallbacks"}
+    assert set(single["outputs"]) == {
+        "price",
+        "price_low",
+        "price_high",
+        "coverage",
+        "log_price",
+        "fallbacks",
+    }
     batch = next(r for r in records.values() if isinstance(r["inputs"], list))
     assert batch["inputs"] == [LISTING, {**LISTING, "bed": 5}]
     assert batch["outputs"] == batch_answer

@@ -62,3 +62,33 @@ def test_targets_measured_by_a_client_bound_load_generator_are_not_judged() -> N
     assert "MISS" not in table
     assert "NOT JUDGED  p50 at concurrency 1" in table
     assert "install wrk" in table
+
+
+def test_the_quality_table_judges_the_k_fold_means() -> None:
+    from bench.__main__ import render_quality
+
+    def row(impl: str, rmse: float, coverage: float | None) -> dict:
+        return {
+            "benchmark": "price accuracy, 5-fold", "impl": impl, "rmse_log": rmse,
+            "rmse_log_sd": 0.02, "mape": 0.4, "mape_sd": 0.02, "rows": 3_595,
+            "coverage": coverage, "coverage_sd": 0.02, "width": 1.0, "width_sd": 0.05,
+        }  # fmt: skip
+
+    plain = "plain XGBoost (raw numbers, one-hot state)"
+    for ours, held, verdicts in (
+        (0.475, 0.776, ("PASS  RMSE(log) ≥ 15%", "PASS  the 80% range holds")),
+        (0.52, 0.70, ("MISS  RMSE(log) ≥ 15%", "MISS  the 80% range holds")),
+    ):
+        out = io.StringIO()
+        render_quality(
+            [row("tasador", ours, held), row(plain, 0.59, None)],
+            Console(file=out, width=200),
+        )
+        text = out.getvalue()
+        for verdict in verdicts:
+            assert verdict in text
+        assert f"{held:.1%} ± 2.0%" in text
+    out = io.StringIO()
+    render_quality([{"benchmark": "price accuracy", "impl": "—", "skipped": "no sample"}],
+                   Console(file=out))  # fmt: skip
+    assert "skipped (no sample)" in out.getvalue()

@@ -19,41 +19,35 @@ def decide(challenger: Metrics, champion: Metrics | None, margin: float = 0.5):
         champion_version=None if champion is None else "1",
         champion=champion,
         margin=margin,
-        max_rmse_log=0.75,
-        min_r2_log=0.25,
+        baseline=metrics(0.8),
+        baseline_margin=0.0625,  # needs <= 0.75 (exact in binary floating point)
     )
 
 
-def test_first_model_passing_floors_is_promoted() -> None:
-    d = decide(metrics(0.5, 0.5), None)
+def test_first_model_beating_the_baseline_is_promoted() -> None:
+    d = decide(metrics(0.5, 0.05), None)  # a low R² on a narrow batch is no reason to refuse
     assert d.promote
     assert d.reason == (
-        "first model, passes floors: rmse_log=0.5000 <= 0.7500, r2_log=0.5000 >= 0.2500"
+        "first model, beats the baseline: rmse_log=0.5000, median price of the state 0.8000, "
+        "margin 6% (needs <= 0.7500)"
     )
     assert (d.challenger_version, d.champion_version, d.champion_metrics) == ("2", None, None)
     assert d.primary_metric == "rmse_log"
 
 
-def test_floors_are_inclusive() -> None:
-    assert decide(metrics(0.75, 0.25), None).promote
+def test_the_baseline_margin_is_inclusive() -> None:
+    assert decide(metrics(0.75), None).promote
 
 
 @pytest.mark.parametrize("champion", [None, metrics(2.0, 0.0)])
-def test_rmse_floor_rejects_even_a_better_challenger(champion: Metrics | None) -> None:
+def test_losing_to_the_baseline_rejects_even_a_better_challenger(champion: Metrics | None) -> None:
     d = decide(metrics(0.75000001, 0.9), champion)
     assert not d.promote
-    assert d.reason == "fails the rmse_log floor: rmse_log=0.7500 > 0.7500"
+    assert d.reason.startswith("does not beat the baseline: rmse_log=0.7500, median price")
 
 
-def test_r2_floor_rejects() -> None:
-    d = decide(metrics(0.5, 0.2499), None)
-    assert not d.promote
-    assert d.reason == "fails the r2_log floor: r2_log=0.2499 < 0.2500"
-
-
-def test_nan_metrics_fail_the_floor() -> None:
+def test_nan_metrics_do_not_beat_the_baseline() -> None:
     assert not decide(metrics(float("nan")), None).promote
-    assert not decide(metrics(0.5, float("nan")), None).promote
 
 
 def test_challenger_exactly_at_the_margin_is_promoted() -> None:

@@ -42,6 +42,7 @@ from tasador.registry.pyfunc import (
     model_signature,
 )
 from tasador.training.features import FeatureSpec
+from tasador.training.intervals import PriceInterval
 from tasador.training.metrics import Metrics
 from tasador.training.train import TrainedModel
 
@@ -77,6 +78,7 @@ class LoadedModel:
     metrics: Metrics  # on the evaluation set, at training time
     training_profile: dict[str, Any]
     tags: dict[str, str]
+    interval: PriceInterval | None = None  # None for a model trained without a price range
 
 
 def _json_default(value: Any) -> Any:
@@ -150,7 +152,9 @@ def _save_pyfunc(
     return model_dir
 
 
-def _run_content(trained: TrainedModel, evaluation: Metrics) -> tuple[list[Param], list[Metric]]:
+def _run_content(
+    trained: TrainedModel, evaluation: Metrics, interval: PriceInterval | None
+) -> tuple[list[Param], list[Metric]]:
     now = int(time.time() * 1000)
     params = {
         **trained.params,
@@ -165,6 +169,7 @@ def _run_content(trained: TrainedModel, evaluation: Metrics) -> tuple[list[Param
         **{f"{VALID_PREFIX}{k}": v for k, v in trained.validation.to_dict().items()},
         **{f"{EVAL_PREFIX}{k}": v for k, v in evaluation.to_dict().items()},
         "tuning_seconds": trained.tuning_seconds,
+        **(interval.metrics() if interval is not None else {}),
     }
     return (
         [Param(k, str(v)) for k, v in params.items()],
@@ -185,6 +190,7 @@ def log_and_register(
     extra_tags: dict[str, str],
     example_frame: pd.DataFrame | None = None,
     importance: dict[str, Any] | None = None,
+    interval: PriceInterval | None = None,
 ) -> ModelVersionRef:
     """Log the model as a run and register it as a new version of `model_name`.
 
@@ -192,7 +198,8 @@ def log_and_register(
     drift reference. The batch and training window are tagged on the run and, at creation, on the
     version (so `find_version_for_batch` sees a version as soon as it exists). `example_frame`
     (listings) gives the input example; by default one is made from the spec's categories.
-    `importance` (`Importance.to_dict()`), when given, is logged as the run's `importance.json`.
+    `importance` (`Importance.to_dict()`), when given, is logged as the run's `importance.json`;
+    `interval`, the price range, as run metrics (`interval_*`, `eval_interval_*`).
     """
     tags = {TAG_BATCH: str(batch_id), TAG_WINDOW: training_window, **extra_tags}
     experiment_id = ensure_experiment(client, experiment)
@@ -200,7 +207,7 @@ def log_and_register(
     run = client.create_run(experiment_id, run_name=f"train-batch-{batch_id}", tags=tags)
     run_id = run.info.run_id
     try:
-        params, metrics = _run_content(trained, evaluation)
+        params, metrics = _run_content(trained, evaluation, interval)
         client.log_batch(run_id, metrics=metrics, params=params)
         example = input_example(
             example_frame if example_frame is not None else _example_listings(trained.spec)
@@ -326,6 +333,7 @@ def load_model_version(client: MlflowClient, model_name: str, version: str) -> L
         metrics=Metrics.from_dict(run_metrics, prefix=EVAL_PREFIX),
         training_profile=profile,
         tags=dict(mv.tags or {}),
+        interval=PriceInterval.from_metrics(run_metrics),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tasador.training.intervals import PriceInterval
 from tasador.training.metrics import Metrics
 
 
@@ -43,11 +44,16 @@ def decide_promotion(
     champion_version: str | None,
     champion: Metrics | None,
     margin: float,
-    max_rmse_log: float,
-    min_r2_log: float,
+    baseline: Metrics,
+    baseline_margin: float,
+    interval: PriceInterval | None = None,
+    coverage_tolerance: float = 0.05,
 ) -> PromotionDecision:
-    """Promote when the challenger passes the absolute floors and, if there is a champion, has
-    `rmse_log <= champion.rmse_log * (1 - margin)`. A floor failure rejects whatever the champion.
+    """Promote when the challenger beats the naive baseline (the median price of the state, on
+    the same evaluation rows) by `baseline_margin` and, if there is a champion, has
+    `rmse_log <= champion.rmse_log * (1 - margin)`. Losing to the baseline rejects whatever the
+    champion; so does a price range (`interval`) whose coverage on the evaluation rows misses its
+    target by more than `coverage_tolerance`.
     """
 
     def decide(promote: bool, reason: str) -> PromotionDecision:
@@ -60,22 +66,22 @@ def decide_promotion(
             champion_metrics=champion,
         )
 
-    # `not (x <= floor)` also rejects NaN metrics.
-    if not challenger.rmse_log <= max_rmse_log:
+    needed = baseline.rmse_log * (1.0 - baseline_margin)
+    against = (
+        f"rmse_log={challenger.rmse_log:.4f}, median price of the state "
+        f"{baseline.rmse_log:.4f}, margin {baseline_margin:.0%} (needs <= {needed:.4f})"
+    )
+    # `not (x <= needed)` also rejects NaN metrics.
+    if not challenger.rmse_log <= needed:
+        return decide(False, f"does not beat the baseline: {against}")
+    if interval is not None and not abs(interval.coverage - interval.target) <= coverage_tolerance:
         return decide(
             False,
-            f"fails the rmse_log floor: rmse_log={challenger.rmse_log:.4f} > {max_rmse_log:.4f}",
-        )
-    if not challenger.r2_log >= min_r2_log:
-        return decide(
-            False, f"fails the r2_log floor: r2_log={challenger.r2_log:.4f} < {min_r2_log:.4f}"
+            f"its {interval.target:.0%} price range covers {interval.coverage:.1%} of the "
+            f"evaluation rows (tolerance {coverage_tolerance:.0%})",
         )
     if champion is None or champion_version is None:
-        return decide(
-            True,
-            f"first model, passes floors: rmse_log={challenger.rmse_log:.4f} <= "
-            f"{max_rmse_log:.4f}, r2_log={challenger.r2_log:.4f} >= {min_r2_log:.4f}",
-        )
+        return decide(True, f"first model, beats the baseline: {against}")
     threshold = champion.rmse_log * (1.0 - margin)
     comparison = (
         f"challenger v{challenger_version} rmse_log={challenger.rmse_log:.4f}, champion "

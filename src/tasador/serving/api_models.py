@@ -126,6 +126,15 @@ class ListingPrediction(BaseModel):
     """The price of one listing of a batch."""
 
     price: float = Field(description="predicted price (USD)")
+    price_low: float | None = Field(
+        None, description="low end of the price range (USD); null for a model trained without one"
+    )
+    price_high: float | None = Field(None, description="high end of the price range (USD)")
+    coverage: float | None = Field(
+        None,
+        description="share of true prices such ranges are to hold (TASADOR_TRAIN_INTERVAL_"
+        "COVERAGE; what the model's reached on its evaluation rows is in GET /models)",
+    )
     log_price: float = Field(description="the model's output: natural log of the price")
     fallbacks: list[str] = Field(
         description="fields the model priced without: optional fields that were missing (absent "

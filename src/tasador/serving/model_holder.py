@@ -29,6 +29,7 @@ from tasador.registry.aliases import PRODUCTION, get_production
 from tasador.registry.models import TAG_WINDOW, load_model_version, run_finished_at
 from tasador.serving.explain import TreeSplit, input_weights, tree_split
 from tasador.training.features import FeatureSpec
+from tasador.training.intervals import PriceInterval
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class ServedModel:
     input_weights: np.ndarray  # model features x input fields, see explain.input_weights
     tree_split: TreeSplit  # how one row's explanation is spread over threads
     one_thread: xgb.Booster  # a copy of `booster` with one thread, for up to one block of rows
+    interval: PriceInterval | None = None  # the price range; None for models trained without
 
     @property
     def training_window(self) -> str | None:
@@ -82,6 +84,7 @@ def serve_model(
     tags: dict[str, str] | None = None,
     trained_at: datetime | None = None,
     explain_threads: int = 1,
+    interval: PriceInterval | None = None,
 ) -> ServedModel:
     """A `ServedModel` with its explanation weights and tree split worked out once."""
     names, weights = input_weights(spec.feature_names)
@@ -101,6 +104,7 @@ def serve_model(
         input_weights=weights,
         tree_split=tree_split(booster, explain_threads),
         one_thread=one_thread,
+        interval=interval,
     )
 
 
@@ -177,6 +181,7 @@ class ModelHolder:
                     tags=loaded.tags,
                     trained_at=run_finished_at(self.client, loaded.run_id),
                     explain_threads=self.explain_threads,
+                    interval=loaded.interval,
                 )
             except Exception as err:  # anything: the current model must keep serving
                 error = f"{type(err).__name__}: {err}"[:2000]

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from tasador import schema
 from tasador.training.features import FeatureSpec
+from tasador.training.intervals import PriceInterval
 
 
 class OrjsonResponse(Response):
@@ -51,14 +52,29 @@ def fallback_fields(
 
 
 def priced(
-    x: np.ndarray, log_price: np.ndarray, spec: FeatureSpec
+    x: np.ndarray,
+    log_price: np.ndarray,
+    spec: FeatureSpec,
+    interval: PriceInterval | None = None,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """(prices in dollars, one answer item per row of `x`: price, log price, fallbacks)."""
+    """(prices in dollars, one answer item per row of `x`: price, its range at the model's
+    coverage (null for a model without one), log price, fallbacks)."""
     price = np.exp(log_price)
+    fallbacks = fallback_fields(x, spec)
+    if interval is None:
+        items = [
+            {"price": p, "price_low": None, "price_high": None, "coverage": None,
+             "log_price": lp, "fallbacks": f}
+            for p, lp, f in zip(price.tolist(), log_price.tolist(), fallbacks, strict=True)
+        ]  # fmt: skip
+        return price, items
+    low, high = interval.bounds(price)
     items = [
-        {"price": p, "log_price": lp, "fallbacks": f}
-        for p, lp, f in zip(
-            price.tolist(), log_price.tolist(), fallback_fields(x, spec), strict=True
+        {"price": p, "price_low": lo, "price_high": hi, "coverage": interval.target,
+         "log_price": lp, "fallbacks": f}
+        for p, lo, hi, lp, f in zip(
+            price.tolist(), low.tolist(), high.tolist(), log_price.tolist(), fallbacks,
+            strict=True,
         )
-    ]
+    ]  # fmt: skip
     return price, items

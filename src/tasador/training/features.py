@@ -34,8 +34,16 @@ import numpy as np
 import pandas as pd
 
 from tasador import schema
+from tasador.training.geography import (
+    Located,
+    Neighbourhood,
+    fit_neighbourhood,
+    locate,
+    zip_numbers,
+    zip_places,
+)
 
-FEATURE_VERSION: Final[int] = 2  # 2: one-hot choices per field ("choices"); 1 read as well
+FEATURE_VERSION: Final[int] = 3  # 3: geography of the ZIP code; 2: one-hot choices; 1, 2 read
 DEFAULT_SMOOTHING: Final[float] = 20.0
 OOF_FOLDS: Final[int] = 5
 SQFT_PER_ACRE: Final[float] = 43_560.0
@@ -66,6 +74,15 @@ COMBINED: Final[tuple[Combined, ...]] = (
         lambda v: np.log1p(v["acre_lot"] * SQFT_PER_ACRE / v["house_size"]),
     ),
 )
+# What the ZIP field gives besides its own encoding (see `geography`), each named after the field:
+# coordinates, the encodings of its county and 3-digit prefix, the neighbourhood's price per square
+# foot and how far it reached, and with a house size, the neighbourhood's price for this size.
+GEO_SUFFIXES: Final[tuple[str, ...]] = (
+    "lat", "lon", "county_te", "county_n", "prefix_te", "prefix_n", "nbhd_log_ppsf", "nbhd_km",
+)  # fmt: skip
+GEO_SIZED: Final[str] = "nbhd_log_price"
+SIZE_FIELD: Final[str] = "house_size"
+
 _TRANSFORMS: Final[dict[schema.Transform, Callable[[np.ndarray], np.ndarray]]] = {
     schema.Transform.NONE: lambda a: a,
     schema.Transform.LOG: np.log,
@@ -91,6 +108,20 @@ class FeatureTable:
     choices: tuple[schema.ListingInput, ...]
     dates: tuple[schema.ListingInput, ...]
     encoded: tuple[schema.ListingInput, ...]
+    geography: schema.ListingInput | None = None  # the ZIP field, when the model reads geography
+
+    @property
+    def geo_features(self) -> tuple[tuple[str, Inputs], ...]:
+        """The geography features and the fields each is built from."""
+        if self.geography is None:
+            return ()
+        stem = self.geography.name
+        found: tuple[tuple[str, Inputs], ...] = tuple(
+            (f"{stem}_{suffix}", (stem,)) for suffix in GEO_SUFFIXES
+        )
+        if any(f.name == SIZE_FIELD for f in self.numbers):
+            found += ((f"{stem}_{GEO_SIZED}", (stem, SIZE_FIELD)),)
+        return found
 
     def features(self, choices: Mapping[str, Sequence[str]]) -> tuple[tuple[str, Inputs], ...]:
         """(feature name, the input fields it is built from), in the model's order, with
@@ -101,6 +132,7 @@ class FeatureTable:
             *((f"{f.name}_{c}", (f.name,)) for f in self.choices for c in choices[f.name]),
             *((f"{_date_stem(f)}_{p}", (f.name,)) for f in self.dates for p in DATE_PARTS),
             *((f"{f.name}_{s}", (f.name,)) for f in self.encoded for s in ("te", "n")),
+            *self.geo_features,
         )
 
     @cached_property
@@ -145,6 +177,7 @@ def feature_table(inputs: tuple[schema.ListingInput, ...] = schema.MODEL_INPUTS)
         choices=by_kind[schema.Kind.CHOICE],
         dates=by_kind[schema.Kind.DATE],
         encoded=tuple(f for f in inputs if f.encoded),
+        geography=next(iter(by_kind[schema.Kind.ZIP]), None),
     )
 
 
@@ -213,6 +246,33 @@ class TargetEncoding:
 
 
 @dataclass(frozen=True)
+class Geography:
+    """What the model learned of places: county and ZIP-prefix encodings, the neighbourhoods."""
+
+    county: TargetEncoding
+    prefix: TargetEncoding
+    neighbourhood: Neighbourhood
+    source: str  # the ZIP table's package and version
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "county": self.county.to_dict(),
+            "prefix": self.prefix.to_dict(),
+            "neighbourhood": self.neighbourhood.to_dict(),
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Geography:
+        return cls(
+            county=TargetEncoding.from_dict(data["county"]),
+            prefix=TargetEncoding.from_dict(data["prefix"]),
+            neighbourhood=Neighbourhood.from_dict(data["neighbourhood"]),
+            source=str(data["source"]),
+        )
+
+
+@dataclass(frozen=True)
 class FeatureSpec:
     """Everything the feature builder learned from the training rows; JSON round-trips."""
 
@@ -222,6 +282,7 @@ class FeatureSpec:
     reference_date: str
     smoothing: float
     global_mean: float
+    geography: Geography | None = None
     version: int = FEATURE_VERSION
     _positions: dict[str, int] = field(init=False, repr=False, compare=False)
     # by id of the declaration (kept alive beside its table, so the id stays its own): no hashing
@@ -249,6 +310,7 @@ class FeatureSpec:
             choices=tuple(f for f in full.choices if f.name in self.choices),
             dates=tuple(f for f in full.dates if f"{_date_stem(f)}_year" in pos),
             encoded=tuple(f for f in full.encoded if f.name in self.encodings),
+            geography=full.geography if self.geography is not None else None,
         )
         self._tables[id(inputs)] = (inputs, found)
         return found
@@ -266,12 +328,13 @@ class FeatureSpec:
             "reference_date": self.reference_date,
             "smoothing": self.smoothing,
             "global_mean": self.global_mean,
+            "geography": self.geography.to_dict() if self.geography else None,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureSpec:
         version = int(data["version"])
-        if version not in (1, FEATURE_VERSION):
+        if version not in (1, 2, FEATURE_VERSION):
             raise ValueError(
                 f"feature spec version {version} is not the builder's version {FEATURE_VERSION}"
             )
@@ -283,6 +346,7 @@ class FeatureSpec:
             reference_date=str(data["reference_date"]),
             smoothing=float(data["smoothing"]),
             global_mean=float(data["global_mean"]),
+            geography=Geography.from_dict(data["geography"]) if data.get("geography") else None,
             version=FEATURE_VERSION,
         )
 
@@ -439,8 +503,10 @@ def fit_features(
     *,
     smoothing: float = DEFAULT_SMOOTHING,
     inputs: tuple[schema.ListingInput, ...] = schema.MODEL_INPUTS,
+    geography: bool = True,
 ) -> FeatureSpec:
-    """Learn the feature spec from training rows only (they must carry `price`)."""
+    """Learn the feature spec from training rows only (they must carry `price`); `geography`
+    False leaves the ZIP code's geography out (for comparisons)."""
     if len(train) == 0:
         raise ValueError("cannot fit features on an empty frame")
     table = feature_table(inputs)
@@ -455,13 +521,61 @@ def fit_features(
     known = np.concatenate([np.empty(0, "datetime64[D]"), *(d[~np.isnat(d)] for d in dates)])
     reference = str(known.max()) if len(known) else DEFAULT_REFERENCE_DATE
     choices = table.declared_choices
+    names = feature_names_for(choices, inputs)
+    places: Geography | None = None
+    if table.geography is not None and geography:
+        everyone = np.ones(len(train), dtype=bool)
+        places = _fit_geography(_places(train, table), log_price, smoothing, global_mean, everyone)
+    elif table.geography is not None:
+        left_out = {name for name, _ in table.geo_features}
+        names = tuple(name for name in names if name not in left_out)
     return FeatureSpec(
-        feature_names=feature_names_for(choices, inputs),
+        feature_names=names,
         encodings=encodings,
         choices=choices,
         reference_date=reference,
         smoothing=float(smoothing),
         global_mean=global_mean,
+        geography=places,
+    )
+
+
+@dataclass(frozen=True)
+class _Places:
+    """Where each row's ZIP code is, its number, and the row's log house size."""
+
+    located: Located
+    numbers: np.ndarray
+    log_size: np.ndarray
+
+
+def _places(frame: Listings, table: FeatureTable) -> _Places:
+    assert table.geography is not None
+    zips = _strings(frame, table.geography.name)
+    size = _floats(frame, SIZE_FIELD)
+    size[size <= 0] = np.nan
+    return _Places(locate(zips), zip_numbers(zips), np.log(size))
+
+
+def _fit_geography(
+    places: _Places, log_price: np.ndarray, smoothing: float, global_mean: float, rows: np.ndarray
+) -> Geography:
+    """Geography fitted on the rows `rows` (a boolean mask) of `places`."""
+    located = places.located
+    return Geography(
+        county=fit_encoding(
+            "county", located.county[rows], log_price[rows], smoothing, global_mean
+        ),
+        prefix=fit_encoding(
+            "prefix", located.prefix[rows], log_price[rows], smoothing, global_mean
+        ),
+        neighbourhood=fit_neighbourhood(
+            located.lat[rows],
+            located.lon[rows],
+            places.numbers[rows],
+            log_price[rows] - places.log_size[rows],
+        ),
+        source=zip_places().source,
     )
 
 
@@ -520,6 +634,35 @@ def _finish(out: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def _fill_geography(
+    places: _Places,
+    geography: Geography,
+    table: FeatureTable,
+    positions: Mapping[str, int],
+    out: np.ndarray,
+    rows: np.ndarray | slice = slice(None),
+) -> None:
+    assert table.geography is not None
+    at = {suffix: positions.get(f"{table.geography.name}_{suffix}") for suffix in GEO_SUFFIXES}
+    located = places.located
+    lat, lon = located.lat[rows], located.lon[rows]
+    out[rows, at["lat"]] = lat
+    out[rows, at["lon"]] = lon
+    for name, encoding, keys in (
+        ("county", geography.county, located.county),
+        ("prefix", geography.prefix, located.prefix),
+    ):
+        means, counts = encoding.encode(keys[rows])
+        out[rows, at[f"{name}_te"]] = means
+        out[rows, at[f"{name}_n"]] = counts
+    ppsf, reach = geography.neighbourhood.estimate(lat, lon)
+    out[rows, at["nbhd_log_ppsf"]] = ppsf
+    out[rows, at["nbhd_km"]] = reach
+    sized = positions.get(f"{table.geography.name}_{GEO_SIZED}")
+    if sized is not None:
+        out[rows, sized] = ppsf + places.log_size[rows]
+
+
 def build_features(
     frame: Listings,
     spec: FeatureSpec,
@@ -535,6 +678,8 @@ def build_features(
     out = np.empty((n_rows(frame), len(spec.feature_names)), dtype=np.float64)
     _fill_plain(frame, spec, table, out)
     _fill_encodings(_category_keys(frame, table), spec.encodings, spec._positions, out)
+    if table.geography is not None and spec.geography is not None:
+        _fill_geography(_places(frame, table), spec.geography, table, spec._positions, out)
     return _finish(out)
 
 
@@ -563,12 +708,15 @@ def build_training_matrix(
     Each fold's encodings are fitted on the other folds, with the same smoothing, and fall back to
     those folds' mean log price. With fewer rows than folds, the in-sample encodings are used.
     """
-    table = feature_table(inputs)
+    table = spec.table(inputs)
     out = np.empty((len(train), len(spec.feature_names)), dtype=np.float64)
     _fill_plain(train, spec, table, out)
     keys = _category_keys(train, table)
+    places = _places(train, table) if table.geography is not None else None
     if len(train) < folds:
         _fill_encodings(keys, spec.encodings, spec._positions, out)
+        if places is not None and spec.geography is not None:
+            _fill_geography(places, spec.geography, table, spec._positions, out)
         return _finish(out)
     log_price = _log_price(train)
     fold = assign_folds(train, folds, seed)
@@ -582,6 +730,9 @@ def build_training_matrix(
             means, counts = enc.encode(col_keys[held])
             out[held, spec._positions[f"{col}_te"]] = means
             out[held, spec._positions[f"{col}_n"]] = counts
+        if places is not None:
+            geography = _fit_geography(places, log_price, spec.smoothing, global_mean, fit)
+            _fill_geography(places, geography, table, spec._positions, out, held)
     return _finish(out)
 
 

@@ -22,6 +22,7 @@ from tasador.training.features import (
     build_training_matrix,
     fit_features,
 )
+from tasador.training.masking import with_masked_copies
 from tasador.training.metrics import Metrics
 from tasador.training.tuning import base_params, threads_for, tune
 
@@ -80,12 +81,15 @@ def tune_and_train(
     seed: int,
     valid_fraction: float = 0.15,
     on_trial: Callable[[int, float], None] | None = None,
+    geography: bool = True,
+    masking: bool = True,
 ) -> TrainedModel:
     """Tune XGBoost on log price with Optuna, then refit on all of `train` with the best params.
 
     Features (and their encodings) of the tuning fit are learned from the tuning rows only; the
     validation rows are encoded the way serving encodes new rows. Deterministic for a seed when
-    the time budget is not reached.
+    the time budget is not reached. `geography` and `masking` False train as tasador did before
+    them (the quality benchmark's peer).
     """
     train = train.reset_index(drop=True)
     is_valid = split_validation(train, valid_fraction, seed)
@@ -93,7 +97,9 @@ def tune_and_train(
     if len(fit_part) == 0 or len(valid_part) == 0:
         raise ValueError(f"too few rows to tune on ({len(train)})")
 
-    tuning_spec = fit_features(fit_part)
+    if masking:
+        fit_part = with_masked_copies(fit_part, seed)  # validation rows stay as they came
+    tuning_spec = fit_features(fit_part, geography=geography)
     dtrain = _dmatrix(
         build_training_matrix(fit_part, tuning_spec, seed), _log_price(fit_part), tuning_spec
     )
@@ -105,7 +111,10 @@ def tune_and_train(
         n_trials=n_trials, timeout_seconds=timeout_seconds, seed=seed, on_trial=on_trial,
     )  # fmt: skip
 
-    spec = fit_features(train)
+    rows = len(train)
+    if masking:
+        train = with_masked_copies(train, seed)
+    spec = fit_features(train, geography=geography)
     params = {**base_params(seed, len(train)), **result.params}
     booster = xgb.train(
         params,
@@ -114,8 +123,8 @@ def tune_and_train(
         verbose_eval=False,
     )
     logger.info(
-        "refit on %d rows: %d rounds, validation rmse_log=%.4f",
-        len(train), result.best_iteration + 1, result.validation.rmse_log,
+        "refit on %d rows (%d with masked copies): %d rounds, validation rmse_log=%.4f",
+        rows, len(train), result.best_iteration + 1, result.validation.rmse_log,
     )  # fmt: skip
     return TrainedModel(
         booster=booster,
@@ -123,7 +132,7 @@ def tune_and_train(
         params=params,
         best_iteration=result.best_iteration,
         n_trials=result.n_trials,
-        train_rows=len(train),
+        train_rows=rows,
         tuning_seconds=result.seconds,
         validation=result.validation,
     )

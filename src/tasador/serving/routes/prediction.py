@@ -110,7 +110,7 @@ async def _price(
         log_price = await batcher.predict(model, x)  # with the requests waiting alongside
     finally:
         batcher.in_flight -= 1
-    price, items = priced(x, log_price, model.spec)
+    price, items = priced(x, log_price, model.spec, model.interval)
     state.metrics.observe_predictions(model.version, price)
     if single:
         content: dict[str, Any] = {
@@ -159,7 +159,7 @@ async def _predict_per_item(
             log_price = await state.batcher.predict(model, x)
         finally:
             state.batcher.in_flight -= 1
-        price, items = priced(x, log_price, model.spec)
+        price, items = priced(x, log_price, model.spec, model.interval)
         state.metrics.observe_predictions(model.version, price)
         for position, item in zip(positions, items, strict=True):
             answers[position] = item

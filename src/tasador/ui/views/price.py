@@ -131,6 +131,11 @@ def listing_of(values: Mapping[str, Any]) -> dict[str, Any]:
 def show_answer(answer: PredictionOut, listing: Mapping[str, Any]) -> None:
     """The price in dollars, the version that priced it, and what it priced without."""
     st.metric("Estimated price", dollars(answer.price))
+    if answer.price_low is not None and answer.price_high is not None and answer.coverage:
+        st.markdown(
+            f"Likely between **{dollars(answer.price_low)}** and **{dollars(answer.price_high)}** "
+            f"(a range that holds {answer.coverage:.0%} of true prices)"
+        )
     st.caption(f"Priced by model version {answer.model_version} · {listing_words(listing)}")
     fallbacks = fallback_words(answer.fallbacks, listing)
     if fallbacks:

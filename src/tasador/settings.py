@@ -79,7 +79,9 @@ class TrainingSettings(BaseSettings):
     model_config = _config("TRAIN_")
 
     n_trials: int = Field(20, description="Optuna trials per training")
-    timeout_seconds: float = Field(60.0, description="wall-clock budget of one tuning")
+    timeout_seconds: float = Field(
+        60.0, description="wall-clock budget of one tuning per 100k training rows (at least this)"
+    )
     seed: int = Field(42, description="seed of the sampler and the booster")
     holdout_fraction: float = Field(0.2, description="share of clean rows kept for evaluation")
     interval_coverage: float = Field(

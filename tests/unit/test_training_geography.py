@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasador.training.features import build_features, build_training_matrix, fit_features
+from tasador.training.features import (
+    LOOKUP_ROWS,
+    build_features,
+    build_training_matrix,
+    fit_features,
+)
 from tasador.training.geography import fit_neighbourhood, locate, zip_numbers
 from tasador.training.importance import inputs_of
 from tasador.training.masking import MASKED, with_masked_copies
@@ -117,3 +122,21 @@ def test_masked_copies_blank_only_optional_fields() -> None:
     for name, rate in MASKED.items():
         share = blank[name].sum() / len(frame)
         assert 0.5 * rate < share < 1.5 * rate, name
+
+
+def test_the_neighbourhood_table_gives_what_a_query_gives() -> None:
+    frame = make_listings(6_000, seed=9)  # more rows than LOOKUP_ROWS: queried directly
+    assert len(frame) > LOOKUP_ROWS
+    spec = fit_features(frame)
+    assert spec.geography is not None
+    hood = spec.geography.neighbourhood
+    zips = np.array(["02134", "10026", "99999", None, "67202"], dtype=object)
+    located = locate(zips)
+    direct = hood.estimate(located.lat, located.lon)
+    looked_up = hood.estimate_zips(zip_numbers(zips))
+    np.testing.assert_array_equal(looked_up[0], direct[0])
+    np.testing.assert_array_equal(looked_up[1], direct[1])
+    # and so a request's features equal the same rows' features in a large (training) call
+    many = build_features(frame, spec)
+    for i in (0, 17, len(frame) - 1):
+        np.testing.assert_array_equal(build_features(frame.iloc[[i]], spec)[0], many[i])

@@ -13,6 +13,7 @@ from tasador.training.train import (
     predict_price,
     split_validation,
     tune_and_train,
+    tuning_budget,
 )
 
 
@@ -59,8 +60,16 @@ def test_trained_model_describes_itself(data: pd.DataFrame, trained: TrainedMode
     assert trained.params["tree_method"] == "hist"
     assert trained.params["nthread"] == 1
     assert {"max_depth", "learning_rate", "subsample"} <= set(trained.params)
-    assert 0 < trained.validation.n < len(train)
+    assert trained.validation.n == len(train)  # few rows: every one validated once, by folds
     assert trained.booster.feature_names == list(trained.spec.feature_names)
+
+
+def test_one_split_validates_a_share_and_the_budget_grows_with_rows(data: pd.DataFrame) -> None:
+    train = data[~data["is_holdout"]]
+    model = tune_and_train(train, n_trials=1, timeout_seconds=600, seed=1, cross_validate=False)
+    assert 0 < model.validation.n < 0.25 * len(train)  # the grouped 15% split
+    assert tuning_budget(5_000, 60.0) == 60.0
+    assert tuning_budget(250_000, 60.0) == 150.0
 
 
 def test_trial_callback_sees_every_trial(data: pd.DataFrame) -> None:

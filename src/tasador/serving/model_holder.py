@@ -88,6 +88,8 @@ def serve_model(
 ) -> ServedModel:
     """A `ServedModel` with its explanation weights and tree split worked out once."""
     names, weights = input_weights(spec.feature_names)
+    if spec.geography is not None:  # built now, not on the first request
+        _ = spec.geography.neighbourhood.by_zip
     one_thread = booster.copy()
     one_thread.set_param({"nthread": 1})
     return ServedModel(

@@ -81,6 +81,7 @@ GEO_SUFFIXES: Final[tuple[str, ...]] = (
     "lat", "lon", "county_te", "county_n", "prefix_te", "prefix_n", "nbhd_log_ppsf", "nbhd_km",
 )  # fmt: skip
 GEO_SIZED: Final[str] = "nbhd_log_price"
+LOOKUP_ROWS: Final[int] = 5_000  # up to this many rows, neighbourhoods are read from a table
 SIZE_FIELD: Final[str] = "house_size"
 
 _TRANSFORMS: Final[dict[schema.Transform, Callable[[np.ndarray], np.ndarray]]] = {
@@ -655,7 +656,10 @@ def _fill_geography(
         means, counts = encoding.encode(keys[rows])
         out[rows, at[f"{name}_te"]] = means
         out[rows, at[f"{name}_n"]] = counts
-    ppsf, reach = geography.neighbourhood.estimate(lat, lon)
+    if len(lat) <= LOOKUP_ROWS:  # a request: the table of every ZIP code's neighbourhood
+        ppsf, reach = geography.neighbourhood.estimate_zips(places.numbers[rows])
+    else:  # training folds: only the rows' own neighbourhoods (the same values)
+        ppsf, reach = geography.neighbourhood.estimate(lat, lon)
     out[rows, at["nbhd_log_ppsf"]] = ppsf
     out[rows, at["nbhd_km"]] = reach
     sized = positions.get(f"{table.geography.name}_{GEO_SIZED}")

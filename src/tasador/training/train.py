@@ -1,4 +1,4 @@
-"""Train the price model: tune on a grouped validation split, then refit on all training rows.
+"""Train the price model: tune on grouped folds (or one split), then refit on all training rows.
 
 The target is log price (prices span four orders of magnitude; errors in log are relative errors),
 so predictions are `exp` of the booster's output.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -18,15 +18,20 @@ import xgboost as xgb
 from tasador import schema
 from tasador.training.features import (
     FeatureSpec,
+    assign_folds,
     build_features,
     build_training_matrix,
     fit_features,
 )
 from tasador.training.masking import with_masked_copies
 from tasador.training.metrics import Metrics
-from tasador.training.tuning import base_params, threads_for, tune
+from tasador.training.tuning import Fold, base_params, threads_for, tune
 
 logger = logging.getLogger(__name__)
+
+CV_ROWS: Final[int] = 10_000  # below this many training rows, tuning cross-validates
+CV_FOLDS: Final[int] = 3
+BUDGET_ROWS: Final[int] = 100_000  # the tuning budget setting is per this many training rows
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,26 @@ def _dmatrix(x: np.ndarray, y: np.ndarray, spec: FeatureSpec, ref: Any = None) -
     )
 
 
+def tuning_budget(rows: int, seconds_per_budget: float) -> float:
+    """Seconds of tuning for `rows` training rows: `seconds_per_budget` per `BUDGET_ROWS` rows,
+    and never less."""
+    return seconds_per_budget * max(1.0, rows / BUDGET_ROWS)
+
+
+def _fold(
+    fit_part: pd.DataFrame, valid_part: pd.DataFrame, seed: int, *, geography: bool, masking: bool
+) -> Fold:
+    """A tuning fold: features learned from its training rows only (with masked copies), and its
+    validation rows encoded the way serving encodes new rows."""
+    if masking:
+        fit_part = with_masked_copies(fit_part, seed)  # validation rows stay as they came
+    spec = fit_features(fit_part, geography=geography)
+    dtrain = _dmatrix(build_training_matrix(fit_part, spec, seed), _log_price(fit_part), spec)
+    valid_x = build_features(valid_part, spec)
+    valid_y = _log_price(valid_part)
+    return Fold(dtrain, _dmatrix(valid_x, valid_y, spec, ref=dtrain), valid_x, valid_y)
+
+
 def tune_and_train(
     train: pd.DataFrame,
     *,
@@ -83,33 +108,37 @@ def tune_and_train(
     on_trial: Callable[[int, float], None] | None = None,
     geography: bool = True,
     masking: bool = True,
+    cross_validate: bool = True,
 ) -> TrainedModel:
     """Tune XGBoost on log price with Optuna, then refit on all of `train` with the best params.
 
-    Features (and their encodings) of the tuning fit are learned from the tuning rows only; the
+    Tuning validates on `CV_FOLDS` grouped folds below `CV_ROWS` rows, else on one grouped split
+    of `valid_fraction`; its budget is `timeout_seconds` per `BUDGET_ROWS` rows (`tuning_budget`).
+    Features (and their encodings) of each tuning fit are learned from its training rows only; the
     validation rows are encoded the way serving encodes new rows. Deterministic for a seed when
-    the time budget is not reached. `geography` and `masking` False train as tasador did before
-    them (the quality benchmark's peer).
+    the time budget is not reached. `geography`, `masking` and `cross_validate` False train as
+    tasador did before them (the quality benchmark's peer).
     """
     train = train.reset_index(drop=True)
-    is_valid = split_validation(train, valid_fraction, seed)
-    fit_part, valid_part = train[~is_valid], train[is_valid]
-    if len(fit_part) == 0 or len(valid_part) == 0:
+    if cross_validate and len(train) < CV_ROWS:  # one split of a few hundred rows: mostly noise
+        fold = assign_folds(train, CV_FOLDS, seed)
+        parts = [(train[fold != k], train[fold == k]) for k in range(CV_FOLDS)]
+    else:
+        is_valid = split_validation(train, valid_fraction, seed)
+        parts = [(train[~is_valid], train[is_valid])]
+    if any(len(fit_part) == 0 or len(valid_part) == 0 for fit_part, valid_part in parts):
         raise ValueError(f"too few rows to tune on ({len(train)})")
-
-    if masking:
-        fit_part = with_masked_copies(fit_part, seed)  # validation rows stay as they came
-    tuning_spec = fit_features(fit_part, geography=geography)
-    dtrain = _dmatrix(
-        build_training_matrix(fit_part, tuning_spec, seed), _log_price(fit_part), tuning_spec
-    )
-    valid_x = build_features(valid_part, tuning_spec)
-    valid_y = _log_price(valid_part)
-    dvalid = _dmatrix(valid_x, valid_y, tuning_spec, ref=dtrain)
+    folds = [
+        _fold(fit_part, valid_part, seed, geography=geography, masking=masking)
+        for fit_part, valid_part in parts
+    ]
     result = tune(
-        dtrain, dvalid, valid_x, valid_y,
-        n_trials=n_trials, timeout_seconds=timeout_seconds, seed=seed, on_trial=on_trial,
-    )  # fmt: skip
+        folds,
+        n_trials=n_trials,
+        timeout_seconds=tuning_budget(len(train), timeout_seconds),
+        seed=seed,
+        on_trial=on_trial,
+    )
 
     rows = len(train)
     if masking:

@@ -2,10 +2,12 @@
 
 TPE sampler (seeded) with a median pruner: each trial trains with early stopping on the validation
 split and reports the validation RMSE of log price after every round, so hopeless trials stop early
-(through optuna-integration's `XGBoostPruningCallback`). The search stops after `n_trials` or when
-the wall-clock budget runs out, whichever comes first; a trial running at the deadline is cut short
-too, so the budget holds even for one long trial. The first trial always runs (the default
-parameters), so a search always yields a model.
+(through optuna-integration's `XGBoostPruningCallback`). With several folds (small training sets,
+where one validation split of a few hundred rows is mostly noise), a trial trains on each fold and
+scores the RMSE of log price over all folds' validation rows; it is not pruned. The search stops
+after `n_trials` or when the wall-clock budget runs out, whichever comes first; a trial running at
+the deadline is cut short too, so the budget holds even for one long trial. The first trial always
+runs (the default parameters), so a search always yields a model.
 """
 
 from __future__ import annotations
@@ -87,6 +89,16 @@ class _Deadline(xgb.callback.TrainingCallback):
 
 
 @dataclass(frozen=True)
+class Fold:
+    """One training/validation pair of a search."""
+
+    train: xgb.DMatrix
+    valid: xgb.DMatrix
+    valid_x: np.ndarray
+    valid_log_price: np.ndarray
+
+
+@dataclass(frozen=True)
 class TuningResult:
     """The best trial: its parameters (search space only), best round and validation metrics."""
 
@@ -98,10 +110,7 @@ class TuningResult:
 
 
 def tune(
-    dtrain: xgb.DMatrix,
-    dvalid: xgb.DMatrix,
-    valid_x: np.ndarray,
-    valid_log_price: np.ndarray,
+    folds: list[Fold],
     *,
     n_trials: int,
     timeout_seconds: float,
@@ -109,33 +118,45 @@ def tune(
     on_trial: Callable[[int, float], None] | None = None,
     max_rounds: int = MAX_ROUNDS,
 ) -> TuningResult:
-    """Search the booster parameters minimising validation RMSE of log price.
+    """Search the booster parameters minimising validation RMSE of log price over `folds`.
 
-    `on_trial(number, rmse_log)` is called after each trial (NaN for a pruned or failed trial).
+    The best round is the folds' mean best round. `on_trial(number, rmse_log)` is called after
+    each trial (NaN for a pruned or failed trial).
     """
     if n_trials < 1:
         raise ValueError("n_trials must be at least 1")
+    if not folds:
+        raise ValueError("at least one fold is needed")
     started = time.monotonic()
     deadline = started + timeout_seconds
-    valid_price = np.exp(valid_log_price)
+    valid_price = np.exp(np.concatenate([f.valid_log_price for f in folds]))
 
-    def objective(trial: optuna.Trial) -> float:
-        params = {**base_params(seed, dtrain.num_row()), **suggest_params(trial)}
+    def fit(trial: optuna.Trial, fold: Fold, params: dict[str, Any]) -> tuple[int, np.ndarray]:
+        callbacks: list[xgb.callback.TrainingCallback] = [_Deadline(deadline)]
+        if len(folds) == 1:
+            callbacks.append(XGBoostPruningCallback(trial, f"{VALID_NAME}-rmse"))
         booster = xgb.train(
             params,
-            dtrain,
+            fold.train,
             num_boost_round=max_rounds,
-            evals=[(dvalid, VALID_NAME)],
+            evals=[(fold.valid, VALID_NAME)],
             early_stopping_rounds=EARLY_STOPPING_ROUNDS,
-            callbacks=[XGBoostPruningCallback(trial, f"{VALID_NAME}-rmse"), _Deadline(deadline)],
+            callbacks=callbacks,
             verbose_eval=False,
         )
         try:
             best = int(booster.best_iteration)
         except AttributeError:  # stopped by the deadline before early stopping kept a best round
             best = booster.num_boosted_rounds() - 1
-        pred = booster.inplace_predict(valid_x, iteration_range=(0, best + 1))
-        metrics = evaluate(valid_price, np.exp(np.asarray(pred, dtype=np.float64)))
+        pred = booster.inplace_predict(fold.valid_x, iteration_range=(0, best + 1))
+        return best, np.asarray(pred, dtype=np.float64)
+
+    def objective(trial: optuna.Trial) -> float:
+        params = {**base_params(seed, folds[0].train.num_row()), **suggest_params(trial)}
+        fitted = [fit(trial, fold, params) for fold in folds]
+        best = round(float(np.mean([b for b, _ in fitted])))
+        predicted = np.concatenate([p for _, p in fitted])
+        metrics = evaluate(valid_price, np.exp(predicted))
         trial.set_user_attr("best_iteration", best)
         trial.set_user_attr("metrics", metrics.to_dict())
         return metrics.rmse_log

@@ -192,11 +192,6 @@ def main() -> None:
     console = Console(width=max(Console().width, 160))
     rows: list[dict[str, Any]] = []
     quality: list[dict[str, Any]] = []
-    if "quality" in wanted:
-        from bench import quality_bench
-
-        console.print("quality: price accuracy on the real sample, tasador vs peers …")
-        quality = quality_bench.run()
     with tempfile.TemporaryDirectory(prefix="tasador-bench-") as tmp:
         if "drift" in wanted:
             from bench import drift_bench
@@ -208,7 +203,7 @@ def main() -> None:
 
             console.print("openmp: idle CPU after a booster call, threads asleep vs spinning …")
             rows += openmp_bench.run()
-        if wanted & {"ingest", "round", "serving", "history"}:
+        if wanted & {"ingest", "round", "serving", "history", "quality"}:
             server = EmbeddedPostgres(Path(tmp) / "pg", port=free_port(), durable=False)
             server.start()
             try:
@@ -228,6 +223,11 @@ def main() -> None:
 
                     console.print("round: one round at the real API's batch sizes …")
                     rows += round_bench.run(server, Path(tmp))
+                if "quality" in wanted:
+                    from bench import quality_bench
+
+                    console.print("quality: price accuracy on the real sample, tasador vs peers …")
+                    quality = quality_bench.run(server, Path(tmp))
                 if "history" in wanted:
                     from bench import history_bench
 

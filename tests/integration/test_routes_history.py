@@ -175,3 +175,18 @@ def test_a_store_that_goes_down_keeps_the_last_read(history_world: HistoryWorld)
     fresh = HistoryReader(down, stores.mlflow, history_world.config.model_name)
     with pytest.raises(Exception, match=r"(?i)connect"):
         fresh.snapshot()  # nothing read yet: the route turns this into a 503
+
+
+def test_metrics_say_when_the_loop_last_finished_a_batch(
+    history_api: str, history_world: HistoryWorld
+) -> None:
+    from tasador.storage import clean_store
+
+    done = clean_store.last_batch_done_at(history_world.stores.clean)
+    assert done is not None  # the world's loop finished its batches
+    text = httpx.get(f"{history_api}/metrics").text
+    line = next(
+        line for line in text.splitlines()
+        if line.startswith("tasador_loop_last_batch_timestamp_seconds ")
+    )  # fmt: skip
+    assert float(line.split()[1]) == pytest.approx(done.timestamp())

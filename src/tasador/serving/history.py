@@ -257,6 +257,8 @@ class HistoryReader:
         self._checked = -float("inf")
         self._refreshing: threading.Thread | None = None
         self._importance: dict[str, dict[str, Any] | None] = {}
+        self._done_checked = -float("inf")
+        self._done_at: float | None = None
 
     def snapshot(self) -> History:
         """The history, read again when a batch, decision or the alias changed.
@@ -285,6 +287,20 @@ class HistoryReader:
                 )
                 self._refreshing.start()
             return self._history
+
+    def last_batch_done(self) -> float | None:
+        """When the loop last finished a batch, as a Unix time (read at most every 15 s; None
+        before the first batch or while CLEAN DATA does not answer)."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._done_checked >= 15.0:
+                self._done_checked = now
+                try:
+                    done = clean_store.last_batch_done_at(self.clean)
+                    self._done_at = done.timestamp() if done is not None else None
+                except Exception:
+                    logger.warning("reading when the last batch was done failed", exc_info=True)
+            return self._done_at
 
     def _current_fingerprint(self) -> tuple[Any, ...]:
         return (

@@ -81,11 +81,13 @@ class StateCollector(Collector):
         queue_depth: Callable[[], int] | None,
         write_failures: Callable[[], int] | None,
         booster_calls: Callable[[], dict[str, int]] | None = None,
+        last_batch_done: Callable[[], float | None] | None = None,
     ) -> None:
         self.holder = holder
         self.queue_depth = queue_depth
         self.write_failures = write_failures
         self.booster_calls = booster_calls
+        self.last_batch_done = last_batch_done
 
     def collect(self) -> Iterable[Metric]:
         info = GaugeMetricFamily(
@@ -94,9 +96,32 @@ class StateCollector(Collector):
             labels=["name", "version", "run_id"],
         )
         model = self.holder.current()
+        trained = GaugeMetricFamily(
+            "tasador_model_trained_timestamp_seconds",
+            "when the served model finished training (Unix time): its age is time() minus this",
+            labels=["version"],
+        )
+        loaded = GaugeMetricFamily(
+            "tasador_model_loaded_timestamp_seconds",
+            "when this process loaded the served model (Unix time)",
+            labels=["version"],
+        )
         if model is not None:
             info.add_metric([model.name, model.version, model.run_id], 1.0)
+            loaded.add_metric([model.version], model.loaded_at.timestamp())
+            if model.trained_at is not None:
+                trained.add_metric([model.version], model.trained_at.timestamp())
         yield info
+        yield trained
+        yield loaded
+        if self.last_batch_done is not None:
+            done = self.last_batch_done()
+            if done is not None:
+                yield GaugeMetricFamily(
+                    "tasador_loop_last_batch_timestamp_seconds",
+                    "when the loop last finished a batch (Unix time, read from CLEAN DATA)",
+                    value=done,
+                )
         status = self.holder.status()
         reloads = CounterMetricFamily(
             "tasador_model_reloads",
@@ -141,6 +166,7 @@ class ServingMetrics:
         queue_depth: Callable[[], int] | None = None,
         write_failures: Callable[[], int] | None = None,
         booster_calls: Callable[[], dict[str, int]] | None = None,
+        last_batch_done: Callable[[], float | None] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
@@ -164,7 +190,9 @@ class ServingMetrics:
         )
         self.prices = PriceHistogram()
         self.registry.register(self.prices)
-        self.registry.register(StateCollector(holder, queue_depth, write_failures, booster_calls))
+        self.registry.register(
+            StateCollector(holder, queue_depth, write_failures, booster_calls, last_batch_done)
+        )
 
     def observe_request(self, endpoint: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, str(status)).inc()

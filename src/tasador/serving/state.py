@@ -44,6 +44,7 @@ class ServingState:
             queue_depth=log.depth if log is not None else None,
             write_failures=(lambda: log.write_failures) if log is not None else None,
             booster_calls=lambda: dict(self.batcher.calls_by_mode),
+            last_batch_done=self.history.last_batch_done if self.history is not None else None,
         )
         self.explainers = ThreadPoolExecutor(
             max_workers=max(1, self.holder.explain_threads - 1), thread_name_prefix="explain"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Final, cast
 
 import numpy as np
@@ -577,6 +578,16 @@ def record_run_batch(engine: sa.Engine, run_key: str, batch_id: int | None) -> R
 
 
 # What the history endpoints read ---------------------------------------------------------------
+
+
+def last_batch_done_at(engine: sa.Engine) -> datetime | None:
+    """When the loop last finished a batch (None before its first)."""
+    query = sa.select(sa.func.max(batches.c.updated_at)).where(
+        batches.c.status == BatchStatus.DONE.value
+    )
+    with engine.connect() as conn:
+        value = conn.execute(query).scalar()
+    return value if isinstance(value, datetime) else None
 
 
 def history_fingerprint(engine: sa.Engine) -> tuple[Any, ...]:

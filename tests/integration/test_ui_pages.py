@@ -173,6 +173,8 @@ def test_price_form_gives_a_price_and_its_fallbacks(history_api: str) -> None:
     at.text_input(key="price-city").input("Nowhereville")
     submit_price(at)
     assert at.metric[0].value.startswith("$")
+    assert "Likely between **$" in texts(at.markdown)  # the model's 80% price range
+    assert "holds 80% of true prices" in texts(at.markdown)
     assert "city (not seen in training" in texts(at.info)
     assert "last sale date (not given)" in texts(at.info)
     listing = at.session_state["tasador.listing"]

@@ -106,9 +106,12 @@ class Supervisor:
 
 
 def write_pid(state: Path, name: str, pid: int) -> None:
+    """Write `<name>.pid` whole or not at all (a reader never sees it empty or half written)."""
     folder = state / PIDS
     folder.mkdir(mode=0o700, exist_ok=True)
-    (folder / f"{name}.pid").write_text(str(pid))
+    partial = folder / f".{name}.pid.{os.getpid()}"
+    partial.write_text(str(pid))
+    os.replace(partial, folder / f"{name}.pid")
 
 
 def forget_pid(state: Path, name: str) -> None:

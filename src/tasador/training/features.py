@@ -523,10 +523,10 @@ def fit_features(
     reference = str(known.max()) if len(known) else DEFAULT_REFERENCE_DATE
     choices = table.declared_choices
     names = feature_names_for(choices, inputs)
-    places: Geography | None = None
+    geo: Geography | None = None
     if table.geography is not None and geography:
         everyone = np.ones(len(train), dtype=bool)
-        places = _fit_geography(_places(train, table), log_price, smoothing, global_mean, everyone)
+        geo = _fit_geography(_places(train, table), log_price, smoothing, global_mean, everyone)
     elif table.geography is not None:
         left_out = {name for name, _ in table.geo_features}
         names = tuple(name for name in names if name not in left_out)
@@ -537,7 +537,7 @@ def fit_features(
         reference_date=reference,
         smoothing=float(smoothing),
         global_mean=global_mean,
-        geography=places,
+        geography=geo,
     )
 
 

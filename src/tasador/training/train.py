@@ -84,15 +84,22 @@ def tuning_budget(rows: int, seconds_per_budget: float) -> float:
     return seconds_per_budget * max(1.0, rows / BUDGET_ROWS)
 
 
+def _training_set(
+    frame: pd.DataFrame, seed: int, *, geography: bool, masking: bool
+) -> tuple[FeatureSpec, xgb.DMatrix]:
+    """Features learned from `frame` (with its masked copies) and its training matrix."""
+    if masking:
+        frame = with_masked_copies(frame, seed)
+    spec = fit_features(frame, geography=geography)
+    return spec, _dmatrix(build_training_matrix(frame, spec, seed), _log_price(frame), spec)
+
+
 def _fold(
     fit_part: pd.DataFrame, valid_part: pd.DataFrame, seed: int, *, geography: bool, masking: bool
 ) -> Fold:
     """A tuning fold: features learned from its training rows only (with masked copies), and its
-    validation rows encoded the way serving encodes new rows."""
-    if masking:
-        fit_part = with_masked_copies(fit_part, seed)  # validation rows stay as they came
-    spec = fit_features(fit_part, geography=geography)
-    dtrain = _dmatrix(build_training_matrix(fit_part, spec, seed), _log_price(fit_part), spec)
+    validation rows (as they came) encoded the way serving encodes new rows."""
+    spec, dtrain = _training_set(fit_part, seed, geography=geography, masking=masking)
     valid_x = build_features(valid_part, spec)
     valid_y = _log_price(valid_part)
     return Fold(dtrain, _dmatrix(valid_x, valid_y, spec, ref=dtrain), valid_x, valid_y)
@@ -140,20 +147,14 @@ def tune_and_train(
         on_trial=on_trial,
     )
 
-    rows = len(train)
-    if masking:
-        train = with_masked_copies(train, seed)
-    spec = fit_features(train, geography=geography)
-    params = {**base_params(seed, len(train)), **result.params}
+    spec, dtrain = _training_set(train, seed, geography=geography, masking=masking)
+    params = {**base_params(seed, dtrain.num_row()), **result.params}
     booster = xgb.train(
-        params,
-        _dmatrix(build_training_matrix(train, spec, seed), _log_price(train), spec),
-        num_boost_round=result.best_iteration + 1,
-        verbose_eval=False,
+        params, dtrain, num_boost_round=result.best_iteration + 1, verbose_eval=False
     )
     logger.info(
         "refit on %d rows (%d with masked copies): %d rounds, validation rmse_log=%.4f",
-        rows, len(train), result.best_iteration + 1, result.validation.rmse_log,
+        len(train), dtrain.num_row(), result.best_iteration + 1, result.validation.rmse_log,
     )  # fmt: skip
     return TrainedModel(
         booster=booster,
@@ -161,7 +162,7 @@ def tune_and_train(
         params=params,
         best_iteration=result.best_iteration,
         n_trials=result.n_trials,
-        train_rows=rows,
+        train_rows=len(train),
         tuning_seconds=result.seconds,
         validation=result.validation,
     )

@@ -263,6 +263,8 @@ def up(
                 soft_wrap=True,
             )
         _print_urls(_shown_urls(platform, airflow=not loop))
+        if platform.prometheus_note:
+            console.print(platform.prometheus_note, soft_wrap=True)
         if loop:
             _run_loop(settings, rounds)
         if wait:
@@ -323,6 +325,8 @@ def _shown_urls(platform: LocalPlatform, *, airflow: bool = False) -> dict[str, 
         urls["artifacts"] = platform.artifacts
     if airflow and platform.airflow_db:
         urls["airflow_db"] = platform.airflow_db
+    if platform.prometheus is not None:
+        urls["prometheus"] = platform.prometheus.url
     return urls
 
 
@@ -347,6 +351,7 @@ def _urls_table(urls: dict[str, str]) -> Table:
         "mlflow_db": "MLflow metadata",
         "artifacts": "MLflow artifacts",
         "airflow_db": "Airflow metadata",
+        "prometheus": "Prometheus",
     }
     for key, label in labels.items():
         if key in urls:

@@ -137,6 +137,16 @@ class ServingSettings(BaseSettings):
         description="threads that share one /explain (its trees split between them); "
         "0: the CPUs this process may use",
     )
+    drift_interval_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="how often recent requests are checked for drift from the served model's "
+        "training data; 0: never",
+    )
+    drift_sample: int = Field(5_000, ge=1, description="most recent priced listings checked")
+    drift_min_listings: int = Field(
+        100, ge=1, description="fewer recent listings than this: no drift check"
+    )
 
     def explain_thread_count(self) -> int:
         """`explain_threads`, 0 resolved to the CPUs this process may run on."""
@@ -183,6 +193,15 @@ class UiSettings(BaseSettings):
         return (self.api_url or f"http://{serving.host}:{serving.port}").rstrip("/")
 
 
+class PrometheusSettings(BaseSettings):
+    """The Prometheus server `tasador up` starts when a `prometheus` binary is on PATH."""
+
+    model_config = _config("PROMETHEUS_")
+
+    local: bool = Field(True, description="start Prometheus with `tasador up` when installed")
+    port: int = Field(9090, description="port of the Prometheus that tasador starts")
+
+
 class AirflowSettings(BaseSettings):
     """The Airflow DAG (`dags/tasador_loop.py`): when it runs and how its tasks retry."""
 
@@ -222,6 +241,7 @@ class Settings(BaseSettings):
     decision: DecisionSettings = Field(default_factory=DecisionSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
     ui: UiSettings = Field(default_factory=UiSettings)
+    prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     airflow: AirflowSettings = Field(default_factory=AirflowSettings)
 
 

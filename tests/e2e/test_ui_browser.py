@@ -51,7 +51,8 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """`tasador up --rounds 3` on a small simulated dataset, left serving; stopped after."""
     state = tmp_path_factory.mktemp("ui-e2e") / "state"
-    ports = {key: free_port() for key in ("DB_EMBEDDED", "MLFLOW", "SERVING", "SIMULATOR", "UI")}
+    services = ("DB_EMBEDDED", "MLFLOW", "SERVING", "SIMULATOR", "UI", "PROMETHEUS")
+    ports = {key: free_port() for key in services}
     env = {
         **os.environ,
         "TASADOR_STATE_DIR": str(state),

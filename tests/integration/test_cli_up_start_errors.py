@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     monkeypatch.setenv("TASADOR_STATE_DIR", str(tmp_path / "state"))
-    for service in ("SERVING", "UI", "MLFLOW", "SIMULATOR"):  # never a fixed port
+    for service in ("SERVING", "UI", "MLFLOW", "SIMULATOR", "PROMETHEUS"):  # no fixed port
         monkeypatch.setenv(f"TASADOR_{service}_PORT", str(free_port()))
     get_settings.cache_clear()
     umask = os.umask(0o022)  # the command sets its own; give the test process its own back

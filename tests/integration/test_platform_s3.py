@@ -49,7 +49,7 @@ def s3_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
         "TASADOR_S3_LOCAL": "true",
         **{
             f"TASADOR_{service}_PORT": str(free_port())
-            for service in ("DB_EMBEDDED", "MLFLOW", "SERVING", "UI", "S3")
+            for service in ("DB_EMBEDDED", "MLFLOW", "SERVING", "UI", "S3", "PROMETHEUS")
         },
         "TASADOR_DATA_API_URL": unused_url(),  # no simulator: no batches are needed
     }

@@ -4,23 +4,29 @@ that the next one does not clean up. Real PostgreSQL, MLflow and inference API p
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from fixtures.http import free_port, unused_url
 from tasador.cli import app
-from tasador.platform.local import LocalPlatform, local_postgres
+from tasador.platform.local import LocalPlatform, local_postgres, resolve_urls
+from tasador.platform.prometheus import HOW_TO_GET
 from tasador.platform.supervision import PIDS, read_restarts
 from tasador.settings import get_settings
 
 pytestmark = pytest.mark.integration
+# `tasador up` starts Prometheus too where it is installed (Debian's package; CI installs it)
+PROMETHEUS = {"prometheus"} if shutil.which("prometheus") else set()
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 90.0) -> None:
@@ -38,6 +44,7 @@ def local_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict[
         "TASADOR_MLFLOW_PORT": str(free_port()),
         "TASADOR_SERVING_PORT": str(free_port()),
         "TASADOR_UI_PORT": str(free_port()),
+        "TASADOR_PROMETHEUS_PORT": str(free_port()),
         "TASADOR_DATA_API_URL": unused_url(),  # no simulator: these tests need no batches
         "TASADOR_DATA_API_ATTEMPTS": "100",
     }
@@ -114,7 +121,7 @@ def test_the_next_up_stops_what_a_killed_one_left(local_env: dict[str, str]) -> 
     assert killed.stdout is not None
     assert killed.stdout.readline().strip() == b"up"
     left = _pids(state)
-    assert set(left) == {"mlflow", "serving", "ui"}
+    assert set(left) == {"mlflow", "serving", "ui", *PROMETHEUS}
     killed.kill()  # SIGKILL: nothing of it could stop its services
     killed.wait(30)
     assert all(_alive(pid) for pid in left.values())
@@ -127,6 +134,7 @@ def test_the_next_up_stops_what_a_killed_one_left(local_env: dict[str, str]) -> 
             "serving",
             "ui",
             "PostgreSQL",
+            *PROMETHEUS,
         }
         assert not any(_alive(pid) for pid in left.values())
         assert platform.mlflow is not None
@@ -156,3 +164,74 @@ def test_sigterm_stops_up_and_its_services_like_ctrl_c(local_env: dict[str, str]
     assert not any(_alive(pid) for pid in started.values())
     assert not local_postgres(get_settings()).is_running()
     assert _pids(state) == {}
+
+
+def test_up_starts_prometheus_on_the_inference_api_with_the_rules(
+    local_env: dict[str, str],
+) -> None:
+    if not PROMETHEUS:
+        pytest.skip("no `prometheus` on PATH (Debian package `prometheus`; .ci/run installs it)")
+    settings = get_settings()
+    platform = LocalPlatform.start(settings)
+    try:
+        assert platform.prometheus is not None
+        assert platform.prometheus_note is None
+        url = platform.prometheus.url
+        assert url == f"http://127.0.0.1:{local_env['TASADOR_PROMETHEUS_PORT']}"
+
+        def inference_scraped() -> bool:
+            targets = httpx.get(f"{url}/api/v1/targets", timeout=5).json()["data"]
+            return any(
+                t["labels"]["job"] == "tasador-inference"
+                and t["scrapeUrl"].startswith(platform.urls.inference_api)
+                and t["health"] == "up"
+                for t in targets["activeTargets"]
+            )
+
+        wait_until(inference_scraped, timeout=60)
+        groups = httpx.get(f"{url}/api/v1/rules", timeout=5).json()["data"]["groups"]
+        rules = {rule["name"] for group in groups for rule in group["rules"]}
+        assert {"TasadorApiDown", "TasadorServingTrafficDrifted"} <= rules
+        config = platform.prometheus.config_file
+        assert config.parent.stat().st_mode & 0o077 == 0  # the state folder's, its owner's only
+
+        pid = platform.prometheus.pid
+        assert pid is not None
+        os.killpg(pid, signal.SIGKILL)
+        wait_until(lambda: "Prometheus" in read_restarts(settings.state_dir.resolve()))
+        wait_until(platform.prometheus.is_ready)
+    finally:
+        platform.stop()
+    assert _pids(Path(local_env["TASADOR_STATE_DIR"])) == {}
+
+
+def test_without_prometheus_up_says_how_to_get_it(
+    local_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no prometheus there
+    settings = get_settings()
+    platform = LocalPlatform(settings=settings, urls=resolve_urls(settings))
+    platform._start_prometheus(settings.state_dir.resolve(), lambda _: None)
+    assert platform.prometheus is None
+    assert platform.prometheus_note == HOW_TO_GET
+    assert "apt-get install prometheus" in HOW_TO_GET
+
+
+def test_prometheus_on_a_taken_port_is_skipped_with_the_setting_named(
+    local_env: dict[str, str],
+) -> None:
+    if not PROMETHEUS:
+        pytest.skip("no `prometheus` on PATH (Debian package `prometheus`; .ci/run installs it)")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        os.environ["TASADOR_PROMETHEUS_PORT"] = str(port)  # monkeypatched by local_env
+        get_settings.cache_clear()
+        settings = get_settings()
+        platform = LocalPlatform(settings=settings, urls=resolve_urls(settings))
+        platform._start_prometheus(settings.state_dir.resolve(), lambda _: None)
+    assert platform.prometheus is None
+    assert platform.prometheus_note is not None
+    assert f"127.0.0.1:{port} is in use" in platform.prometheus_note
+    assert "TASADOR_PROMETHEUS_PORT" in platform.prometheus_note

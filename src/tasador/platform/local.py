@@ -25,8 +25,9 @@ from sqlalchemy.engine import make_url
 
 from tasador.platform import PlatformStartError
 from tasador.platform.mlflow_server import MlflowServer
-from tasador.platform.ports import Listener, require_free
+from tasador.platform.ports import Listener, port_in_use, require_free
 from tasador.platform.postgres import EmbeddedPostgres
+from tasador.platform.prometheus import HOW_TO_GET, LocalPrometheus, prometheus_binary
 from tasador.platform.seaweedfs import S3Credentials, SeaweedS3, local_credentials
 from tasador.platform.supervision import (
     Service,
@@ -38,6 +39,7 @@ from tasador.platform.supervision import (
 from tasador.settings import (
     DatabaseSettings,
     MlflowSettings,
+    PrometheusSettings,
     S3Settings,
     ServingSettings,
     Settings,
@@ -61,6 +63,7 @@ LEFTOVER_MARKERS: Final[dict[str, str]] = {
     "datasource": "tasador datasource",
     "ui": "tasador ui",
     "seaweedfs": "weed mini",
+    "prometheus": "prometheus --config.file",
 }
 
 
@@ -200,6 +203,8 @@ class LocalPlatform:
     inference_api: subprocess.Popen[bytes] | None = None
     ui: subprocess.Popen[bytes] | None = None
     s3: SeaweedS3 | None = None
+    prometheus: LocalPrometheus | None = None
+    prometheus_note: str | None = None  # why Prometheus was not started, when it was not
     artifacts: str | None = None  # where MLflow keeps artifacts, when in S3
     airflow_db: str | None = None  # an empty database for Airflow's metadata, when embedded
     started: list[str] = field(default_factory=list)
@@ -263,6 +268,9 @@ class LocalPlatform:
             services.append(
                 Service("the UI", lambda: _alive(self.ui), lambda: self._spawn_ui(state))
             )
+        if self.prometheus is not None:
+            services.append(Service("Prometheus", self.prometheus.is_running,
+                                    lambda: self._start_prometheus_server(state)))  # fmt: skip
         return services
 
     def _start_mlflow(self, state: Path) -> None:
@@ -325,6 +333,36 @@ class LocalPlatform:
         if self.s3.pid is not None:
             write_pid(state, "seaweedfs", self.s3.pid)
 
+    def _start_prometheus(self, state: Path, on_step: Callable[[str], None]) -> None:
+        """Prometheus on the inference API, when installed and its port is free; else a note."""
+        settings = self.settings
+        binary = prometheus_binary()
+        if not settings.prometheus.local:
+            return
+        if binary is None:
+            self.prometheus_note = HOW_TO_GET
+            return
+        if port_in_use(LocalPrometheus.host, settings.prometheus.port):
+            self.prometheus_note = (
+                f"Prometheus not started: {LocalPrometheus.host}:{settings.prometheus.port} is "
+                f"in use (set {env_name(PrometheusSettings, 'port')})"
+            )
+            return
+        on_step("Prometheus")
+        target = f"{settings.serving.host}:{settings.serving.port}"
+        self.prometheus = LocalPrometheus(
+            binary, state / "prometheus", settings.prometheus.port, target
+        )
+        with _starting("Prometheus", self.prometheus.log_file):
+            self._start_prometheus_server(state)
+        self.started.append("prometheus")
+
+    def _start_prometheus_server(self, state: Path) -> None:
+        assert self.prometheus is not None
+        self.prometheus.start()
+        if self.prometheus.pid is not None:
+            write_pid(state, "prometheus", self.prometheus.pid)
+
     def _spawn_ui(self, state: Path) -> None:
         settings = self.settings
         self.ui = _spawn(
@@ -370,6 +408,7 @@ class LocalPlatform:
         with _starting("the inference API", state / "serving.log"):
             wait_for_http(f"{self.urls.inference_api}/health", 180, self.inference_api)
         self.started.append("serving")
+        self._start_prometheus(state, on_step)
         if not settings.data_api.url:
             on_step("data API simulator")
             self._spawn_simulator(state)
@@ -393,6 +432,8 @@ class LocalPlatform:
         _terminate(self.simulator, 10)
         # the inference API flushes its inference log to RAW DATA on the way out: give it time
         _terminate(self.inference_api, 40)
+        if self.prometheus is not None:
+            self.prometheus.stop()
         if self.mlflow is not None:
             self.mlflow.stop()
         if self.s3 is not None:

@@ -234,6 +234,23 @@ class ReloadStatusOut(BaseModel):
     poll_seconds: float
 
 
+class LiveDriftOut(BaseModel):
+    """The last drift check of recent requests against the served model's training data."""
+
+    interval_seconds: float = Field(description="how often the check runs")
+    last_check_at: datetime | None = Field(description="when it last ran, whatever came of it")
+    last_check_skipped: str | None = Field(
+        description="why the last check gave no verdict (too few listings, no model...); null "
+        "when it gave one"
+    )
+    checked_at: datetime | None = Field(description="when the last verdict was reached")
+    model_version: str | None = Field(description="the model version that verdict was about")
+    listings: int = Field(description="recent priced listings the verdict compared")
+    verdict: bool | None = Field(description="true: traffic has drifted; null before a verdict")
+    reason: str | None = Field(description="the verdict in words, with the drifted features")
+    drifted_features: list[str]
+
+
 class ModelInfoOut(BaseModel):
     """The served model, what it was trained on, and what it accepts."""
 
@@ -254,6 +271,9 @@ class ModelInfoOut(BaseModel):
         description="how many values of each encoded field the model has seen"
     )
     reload: ReloadStatusOut
+    live_drift: LiveDriftOut | None = Field(
+        description="drift of recent requests from the training data; null when the check is off"
+    )
 
 
 class ReloadOut(BaseModel):

@@ -28,6 +28,7 @@ from tasador.serving.state import ServingState
 if TYPE_CHECKING:
     from tasador.serving.history import HistoryReader
     from tasador.serving.inference_log import InferenceLog
+    from tasador.serving.live_drift import LiveDriftMonitor
 
 
 def create_app(
@@ -39,6 +40,7 @@ def create_app(
     max_batch: int,
     max_body_bytes: int,
     history: HistoryReader | None = None,
+    live_drift: LiveDriftMonitor | None = None,
     on_close: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The inference API around `holder` (the served model) and `inference_log` (RAW DATA sink).
@@ -47,7 +49,8 @@ def create_app(
     and closes the log (flushing it, spilling what cannot be written). `reload_token` None
     disables POST /reload (404); `max_batch` bounds a /predict list; bodies over
     `max_body_bytes` get 413; `history` answers the read-only history endpoints (None: 503);
-    `on_close` runs last at shutdown (disposing an engine, say).
+    `live_drift` checks recent traffic for drift (started with the app); `on_close` runs last at
+    shutdown (disposing an engine, say).
     """
     state = ServingState(
         holder=holder,
@@ -56,6 +59,7 @@ def create_app(
         reload_token=reload_token,
         reader=BodyReader(max_batch),
         history=history,
+        live_drift=live_drift,
     )
 
     @asynccontextmanager
@@ -63,6 +67,8 @@ def create_app(
         if inference_log is not None:
             inference_log.start()
         holder.start()
+        if live_drift is not None:
+            live_drift.start()
         # What is imported by now (MLflow, pandas, XGBoost...) lives as long as the process: keep
         # it out of the collector's full passes, which would pause requests to walk it all.
         gc.freeze()

@@ -32,6 +32,7 @@ def app_from_settings(settings: Settings) -> FastAPI:
     from tasador.serving.app import create_app
     from tasador.serving.history import HistoryReader
     from tasador.serving.inference_log import InferenceLog
+    from tasador.serving.live_drift import DriftThresholds, LiveDriftMonitor
     from tasador.serving.model_holder import ModelHolder
     from tasador.storage.engine import make_engine
     from tasador.storage.migrate import migrate
@@ -47,13 +48,32 @@ def app_from_settings(settings: Settings) -> FastAPI:
     engine = make_engine(urls.raw_db)
     clean = make_engine(urls.clean_db)
     token = serving.reload_token.get_secret_value() if serving.reload_token else None
+    holder = ModelHolder(
+        client,
+        settings.mlflow.model_name,
+        poll_seconds=serving.poll_seconds,
+        explain_threads=serving.explain_thread_count(),
+    )
+    decision = settings.decision
+    live_drift = (
+        LiveDriftMonitor(
+            holder,
+            engine,
+            interval_seconds=serving.drift_interval_seconds,
+            sample=serving.drift_sample,
+            min_listings=serving.drift_min_listings,
+            thresholds=DriftThresholds(
+                alpha=decision.drift_alpha,
+                ks_threshold=decision.drift_ks_threshold,
+                psi_threshold=decision.drift_psi_threshold,
+                min_features=decision.drift_min_features,
+            ),
+        )
+        if serving.drift_interval_seconds > 0
+        else None
+    )
     return create_app(
-        holder=ModelHolder(
-            client,
-            settings.mlflow.model_name,
-            poll_seconds=serving.poll_seconds,
-            explain_threads=serving.explain_thread_count(),
-        ),
+        holder=holder,
         inference_log=InferenceLog(
             engine,
             spill_path=state / "inference-spill.jsonl",
@@ -66,6 +86,7 @@ def app_from_settings(settings: Settings) -> FastAPI:
         max_batch=serving.max_batch,
         max_body_bytes=serving.max_body_bytes,
         history=HistoryReader(clean, client, settings.mlflow.model_name, raw=engine),
+        live_drift=live_drift,
         on_close=lambda: _dispose(engine, clean),
     )
 

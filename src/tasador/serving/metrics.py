@@ -25,6 +25,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from tasador.serving.live_drift import LiveDriftCheck
 from tasador.serving.model_holder import ModelHolder
 
 PRICE_BUCKETS: Final[tuple[float, ...]] = (
@@ -156,6 +157,61 @@ class StateCollector(Collector):
             yield calls
 
 
+class LiveDriftCollector(Collector):
+    """The live-traffic drift monitor's last verdict, per feature, labelled by model version."""
+
+    def __init__(
+        self,
+        latest: Callable[[], LiveDriftCheck | None],
+        verdict: Callable[[], LiveDriftCheck | None],
+    ) -> None:
+        self.latest = latest
+        self.verdict = verdict
+
+    def collect(self) -> Iterable[Metric]:
+        latest = self.latest()
+        if latest is not None:
+            yield GaugeMetricFamily(
+                "tasador_live_drift_last_check_timestamp_seconds",
+                "when recent traffic was last checked for drift (Unix time), whatever came of it",
+                value=latest.checked_at.timestamp(),
+            )
+        check = self.verdict()
+        if check is None or check.report is None or check.model_version is None:
+            return
+        version, report = check.model_version, check.report
+        detected = GaugeMetricFamily(
+            "tasador_live_drift_detected",
+            "1 when the last check found recent requests drifted from the served model's "
+            "training data (the loop's drift rule), else 0",
+            labels=["model_version"],
+        )
+        detected.add_metric([version], float(report.verdict))
+        listings = GaugeMetricFamily(
+            "tasador_live_drift_listings",
+            "recent priced listings the last drift check compared",
+            labels=["model_version"],
+        )
+        listings.add_metric([version], float(check.listings))
+        labels = ["model_version", "feature"]
+        drifted = GaugeMetricFamily(
+            "tasador_live_drift_feature_drifted", "1: the feature drifted, else 0", labels=labels
+        )
+        effect = GaugeMetricFamily(
+            "tasador_live_drift_effect_size",
+            "the feature's shift: KS D (numeric) or Cramér's V (categorical)",
+            labels=labels,
+        )
+        psi = GaugeMetricFamily(
+            "tasador_live_drift_psi", "the feature's population stability index", labels=labels
+        )
+        for f in report.features:
+            drifted.add_metric([version, f.feature], float(f.drifted))
+            effect.add_metric([version, f.feature], f.effect_size)
+            psi.add_metric([version, f.feature], f.psi)
+        yield from (detected, listings, drifted, effect, psi)
+
+
 class ServingMetrics:
     """The metrics of one app and the registry they live on."""
 
@@ -167,6 +223,7 @@ class ServingMetrics:
         write_failures: Callable[[], int] | None = None,
         booster_calls: Callable[[], dict[str, int]] | None = None,
         last_batch_done: Callable[[], float | None] | None = None,
+        live_drift: LiveDriftCollector | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
@@ -193,6 +250,8 @@ class ServingMetrics:
         self.registry.register(
             StateCollector(holder, queue_depth, write_failures, booster_calls, last_batch_done)
         )
+        if live_drift is not None:
+            self.registry.register(live_drift)
 
     def observe_request(self, endpoint: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, str(status)).inc()

@@ -25,6 +25,7 @@ import numpy as np
 import xgboost as xgb
 from mlflow import MlflowClient
 
+from tasador.drift.profile import DataProfile
 from tasador.registry.aliases import PRODUCTION, get_production
 from tasador.registry.models import TAG_WINDOW, load_model_version, run_finished_at
 from tasador.serving.explain import TreeSplit, input_weights, tree_split
@@ -55,6 +56,7 @@ class ServedModel:
     tree_split: TreeSplit  # how one row's explanation is spread over threads
     one_thread: xgb.Booster  # a copy of `booster` with one thread, for up to one block of rows
     interval: PriceInterval | None = None  # the price range; None for models trained without
+    profile: DataProfile | None = None  # the training data's drift reference (live drift)
 
     @property
     def training_window(self) -> str | None:
@@ -85,6 +87,7 @@ def serve_model(
     trained_at: datetime | None = None,
     explain_threads: int = 1,
     interval: PriceInterval | None = None,
+    profile: DataProfile | None = None,
 ) -> ServedModel:
     """A `ServedModel` with its explanation weights and tree split worked out once."""
     names, weights = input_weights(spec.feature_names)
@@ -107,7 +110,18 @@ def serve_model(
         tree_split=tree_split(booster, explain_threads),
         one_thread=one_thread,
         interval=interval,
+        profile=profile,
     )
+
+
+def _drift_reference(data: dict[str, Any], version: str) -> DataProfile | None:
+    """The version's training profile; None (drift on live traffic not checked) when it has
+    none that this code reads: the model itself serves all the same."""
+    try:
+        return DataProfile.from_dict(data)
+    except (ValueError, KeyError, TypeError) as err:
+        logger.warning("version %s has no readable training profile (%s)", version, err)
+        return None
 
 
 @dataclass(frozen=True)
@@ -184,6 +198,7 @@ class ModelHolder:
                     trained_at=run_finished_at(self.client, loaded.run_id),
                     explain_threads=self.explain_threads,
                     interval=loaded.interval,
+                    profile=_drift_reference(loaded.training_profile, loaded.version),
                 )
             except Exception as err:  # anything: the current model must keep serving
                 error = f"{type(err).__name__}: {err}"[:2000]

@@ -13,18 +13,19 @@ from fastapi import HTTPException
 
 from tasador.serving.batching import PredictionBatcher
 from tasador.serving.body_reader import BodyReader
-from tasador.serving.metrics import ServingMetrics
+from tasador.serving.metrics import LiveDriftCollector, ServingMetrics
 from tasador.serving.model_holder import ModelHolder, ServedModel
 
 if TYPE_CHECKING:
     from tasador.serving.history import HistoryReader
     from tasador.serving.inference_log import InferenceLog
+    from tasador.serving.live_drift import LiveDriftMonitor
 
 
 @dataclass
 class ServingState:
     """One app's services; `reload_token` None disables POST /reload; `history` None turns the
-    history endpoints off (503)."""
+    history endpoints off (503); `live_drift` None: recent traffic is not checked for drift."""
 
     holder: ModelHolder
     inference_log: InferenceLog | None
@@ -32,19 +33,23 @@ class ServingState:
     reload_token: str | None
     reader: BodyReader
     history: HistoryReader | None = None
+    live_drift: LiveDriftMonitor | None = None
     batcher: PredictionBatcher = field(default_factory=PredictionBatcher)
     metrics: ServingMetrics = field(init=False)
     # threads that take the other tree ranges of an /explain (see explain.TreeSplit)
     explainers: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
-        log = self.inference_log
+        log, monitor = self.inference_log, self.live_drift
         self.metrics = ServingMetrics(
             self.holder,
             queue_depth=log.depth if log is not None else None,
             write_failures=(lambda: log.write_failures) if log is not None else None,
             booster_calls=lambda: dict(self.batcher.calls_by_mode),
             last_batch_done=self.history.last_batch_done if self.history is not None else None,
+            live_drift=None
+            if monitor is None
+            else LiveDriftCollector(lambda: monitor.latest, lambda: monitor.last_report),
         )
         self.explainers = ThreadPoolExecutor(
             max_workers=max(1, self.holder.explain_threads - 1), thread_name_prefix="explain"
@@ -53,6 +58,8 @@ class ServingState:
     def close(self) -> None:
         """Stop what runs beside the requests (the inference log is closed by the lifespan)."""
         self.holder.stop()
+        if self.live_drift is not None:
+            self.live_drift.stop()
         self.explainers.shutdown(wait=False, cancel_futures=True)
         self.batcher.close()
 

@@ -35,6 +35,7 @@ __all__ = [
     "BatchConflict",
     "InferenceSummary",
     "StoredBatch",
+    "iter_priced_inputs",
     "latest_raw_batch",
     "load_inference_records",
     "load_raw_frame",
@@ -282,6 +283,34 @@ def load_inference_records(
         for body in _BODIES:
             record[body] = _optional(compressed_json.unpack, record[body])
     return records
+
+
+def iter_priced_inputs(
+    engine: sa.Engine, endpoints: Sequence[str], *, page: int = 200
+) -> Iterator[Any]:
+    """The request bodies of answered (200) requests to `endpoints`, newest first, unpacked.
+
+    Read a page at a time (keyset on receipt time and id), so a reader that stops early never
+    reads the rest of the log.
+    """
+    c = inference_requests.c
+    query = (
+        sa.select(c.received_at, c.request_id, c.inputs)
+        .where(c.endpoint.in_(list(endpoints)), c.status_code == 200, c.inputs.is_not(None))
+        .order_by(c.received_at.desc(), c.request_id.desc())
+        .limit(page)
+    )
+    after: tuple[Any, Any] | None = None
+    key = sa.tuple_(c.received_at, c.request_id)
+    while True:
+        paged = query if after is None else query.where(key < after)
+        with engine.connect() as conn:
+            rows = conn.execute(paged).all()
+        for row in rows:
+            yield compressed_json.unpack(row.inputs)
+        if len(rows) < page:
+            return
+        after = (rows[-1].received_at, rows[-1].request_id)
 
 
 def list_raw_batches(

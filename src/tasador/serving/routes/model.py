@@ -17,7 +17,8 @@ router = APIRouter(tags=["model"])
     "/model", response_model=ModelInfoOut, responses={503: {"description": "no model loaded yet"}}
 )
 async def model_info(state: State) -> Response:
-    """The served model: version, run, training window, metrics, features, categories."""
+    """The served model: version, run, training window, metrics, features, categories, and the
+    last drift check of recent requests against its training data."""
     holder = state.holder
     model = holder.current()
     reload_status = holder.describe()
@@ -44,6 +45,7 @@ async def model_info(state: State) -> Response:
             },
             "known_categories": {col: len(enc.categories) for col, enc in encodings.items()},
             "reload": reload_status,
+            "live_drift": state.live_drift.describe() if state.live_drift is not None else None,
         }
     )
 

@@ -1,0 +1,118 @@
+"""Drift on live traffic: a real API logging to a real RAW DATA checks its recent requests against
+the served model's training data, and says so in /model and /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+from mlflow import MlflowClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from fixtures.http import running_server
+from fixtures.serving import MAX_BATCH, MAX_BODY, complete, is_ready, listings_of, wait_until
+from tasador.serving.app import create_app
+from tasador.serving.inference_log import InferenceLog
+from tasador.serving.live_drift import LiveDriftMonitor
+from tasador.serving.model_holder import ModelHolder
+from tasador.storage.engine import make_engine
+from tasador.storage.migrate import migrate
+from tasador.training.synthetic import make_listings
+
+SAMPLE = 300
+
+
+def live_drift(url: str) -> dict[str, Any]:
+    answer = httpx.get(f"{url}/model", timeout=30)
+    assert answer.status_code == 200, answer.text
+    state: dict[str, Any] = answer.json()["live_drift"]
+    return state
+
+
+def samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = httpx.get(f"{url}/metrics", timeout=30).text
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.startswith("tasador_live_drift")
+    }
+
+
+def send(url: str, listings: list[dict[str, Any]]) -> None:
+    for start in range(0, len(listings), MAX_BATCH):
+        answer = httpx.post(f"{url}/predict", json=listings[start : start + MAX_BATCH], timeout=60)
+        assert answer.status_code == 200, answer.text
+
+
+def shifted(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Only one state, homes three times as large with two more bedrooms."""
+    return [
+        {**body, "state": "Alaska", "house_size": body["house_size"] * 3, "bed": body["bed"] + 2}
+        for body in listings_of(frame)
+    ]
+
+
+def test_like_training_traffic_is_quiet_and_shifted_traffic_drifts(
+    client: MlflowClient,
+    production: str,
+    make_database: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    url = make_database("raw")
+    migrate(url, "raw")
+    engine = make_engine(url)
+    holder = ModelHolder(client, production, poll_seconds=60)
+    monitor = LiveDriftMonitor(
+        holder, engine, interval_seconds=0.2, sample=SAMPLE, min_listings=100
+    )
+    app = create_app(
+        holder=holder,
+        inference_log=InferenceLog(engine, spill_path=tmp_path / "spill.jsonl"),
+        model_name=production,
+        reload_token=None,
+        max_batch=MAX_BATCH,
+        max_body_bytes=MAX_BODY,
+        live_drift=monitor,
+    )
+    with running_server(app) as api:
+        wait_until(lambda: is_ready(api))
+        # before any traffic: checks run, and say why they give no verdict
+        wait_until(lambda: "listings" in (live_drift(api)["last_check_skipped"] or ""))
+        state = live_drift(api)
+        assert state["verdict"] is None
+        assert state["last_check_skipped"] == "0 listings priced so far, fewer than the 100 needed"
+        assert state["interval_seconds"] == 0.2
+        assert not any(name == "tasador_live_drift_detected" for name, _ in samples(api))
+
+        # traffic drawn like the training data (other rows of the same generator)
+        like = complete(make_listings(2 * SAMPLE, seed=77)).head(SAMPLE)
+        send(api, listings_of(like))
+        wait_until(lambda: live_drift(api)["listings"] == SAMPLE, timeout=120)
+        state = live_drift(api)
+        assert state["verdict"] is False, state["reason"]
+        assert state["model_version"] == "1"
+        assert state["drifted_features"] == []
+        assert state["reason"].startswith("no feature drifted")
+        version = (("model_version", "1"),)
+        assert samples(api)[("tasador_live_drift_detected", version)] == 0.0
+
+        # then only one state and larger homes: the newest SAMPLE listings are all shifted
+        send(api, shifted(like))
+        wait_until(lambda: live_drift(api)["verdict"] is True, timeout=120)
+        state = live_drift(api)
+        assert {"state", "house_size", "bed"} <= set(state["drifted_features"])
+        assert "bath" not in state["drifted_features"]
+        found = samples(api)
+        assert found[("tasador_live_drift_detected", version)] == 1.0
+        assert found[("tasador_live_drift_listings", version)] == SAMPLE
+        house = (("feature", "house_size"), ("model_version", "1"))
+        assert found[("tasador_live_drift_feature_drifted", house)] == 1.0
+        assert found[("tasador_live_drift_effect_size", house)] > 0.5
+        bath = (("feature", "bath"), ("model_version", "1"))
+        assert found[("tasador_live_drift_feature_drifted", bath)] == 0.0
+        assert ("tasador_live_drift_last_check_timestamp_seconds", ()) in found
+    engine.dispose()

@@ -5,7 +5,7 @@ UV := .venv-uv/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: run test lint audit bench env runtime airflow-env clean
+.PHONY: run test lint audit bench env runtime airflow-env dashboards clean
 
 $(UV):
 	$(PYTHON) -m venv .venv-uv
@@ -27,8 +27,8 @@ test: env airflow-env ## the whole suite against real services
 	.venv/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: env airflow-env ## style, types (the DAG's against Airflow), security findings (bandit), secrets
-	.venv/bin/ruff check src tests bench dags
-	.venv/bin/ruff format --check src tests bench dags
+	.venv/bin/ruff check src tests bench dags deploy
+	.venv/bin/ruff format --check src tests bench dags deploy
 	.venv/bin/mypy
 	.venv/bin/mypy --python-executable .venv-airflow/bin/python dags
 	.venv/bin/bandit -q -r src -ll
@@ -37,6 +37,9 @@ lint: env airflow-env ## style, types (the DAG's against Airflow), security find
 audit: $(UV) ## known vulnerabilities of the locked packages; fails when any could not be checked (offline)
 	$(UV) sync --frozen --group audit --python $(PYTHON)
 	.venv/bin/pip-audit --skip-editable --progress-spinner off --strict
+
+dashboards: env ## the Grafana dashboards' JSON (deploy/grafana/dashboards/), from deploy/grafana/dashboards.py
+	.venv/bin/python deploy/grafana/dashboards.py
 
 bench: env ## speed against peers; installs wrk (Debian) where it can, so the servers are measured
 	bash .ci/debian-packages wrk

@@ -8,6 +8,7 @@ pytest_plugins = [
     "fixtures.serving",
     "fixtures.history",
     "fixtures.s3",
+    "fixtures.prometheus",
 ]
 
 

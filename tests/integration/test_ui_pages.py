@@ -16,16 +16,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from mlflow import MlflowClient
 from streamlit.testing.v1 import AppTest
 
+from fixtures.history import HistoryWorld
 from fixtures.http import running_server, unused_url
+from fixtures.serving import complete, listings_of
 from tasador.platform.postgres import EmbeddedPostgres
 from tasador.serving.app import create_app
 from tasador.serving.history import HistoryReader
 from tasador.serving.model_holder import ModelHolder
 from tasador.settings import get_settings
+from tasador.storage import clean_store
 from tasador.storage.engine import make_engine
 from tasador.storage.migrate import migrate
 from tasador.ui import app as ui_app
@@ -308,14 +312,28 @@ def test_why_it_retrained(history_api: str) -> None:
     assert not at.expander[0].proto.expanded
 
 
-def test_live_service(history_api: str) -> None:
+def test_live_service(history_api: str, history_world: HistoryWorld) -> None:
     client = ApiClient(history_api)
     client.predict({"state": "Texas", "status": "sold", "house_size": 2000})
-    deadline = time.monotonic() + 30  # the inference log writes off the request path
-    while client.requests_summary().prices.count == 0:
-        assert time.monotonic() < deadline, "no priced request reached the log"
+    # enough listings like the training data for the API's drift check (100) to give a verdict
+    frame = clean_store.load_listings(history_world.stores.clean, holdout=True)
+    answer = httpx.post(f"{history_api}/predict", json=listings_of(complete(frame).head(100)))
+    assert answer.status_code == 200, answer.text
+    deadline = time.monotonic() + 60  # the log writes off the request path; checks run each 1 s
+    while (
+        client.requests_summary().prices.count == 0
+        or client.model().live_drift is None
+        or (
+            client.model().live_drift.listings < 100  # type: ignore[union-attr]
+        )
+    ):
+        assert time.monotonic() < deadline, "no drift verdict on the priced requests"
         time.sleep(0.2)
     at = open_view(history_api, "live")
+    said = [e.value for e in (*at.success, *at.warning)]
+    assert len(said) == 1, said
+    assert "priced listings, checked" in said[0]
+    assert "against the training data of v" in said[0]
     labels = [m.label for m in at.metric]
     assert labels == ["requests", "errors", "p50 latency", "p95 latency", "p99 latency"]
     assert at.metric[2].value.endswith(" ms")

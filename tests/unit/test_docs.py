@@ -38,7 +38,7 @@ def test_readme_documents_every_command_and_stays_short() -> None:
     assert commands
     for command in commands:
         assert f"tasador {command} " in readme, command
-    assert len(readme.encode()) < 12_000  # a user's document; investigations live in docs/
+    assert len(readme.encode()) < 16_000  # a user's document; investigations live in docs/
 
 
 def test_make_run_installs_the_package_alone_and_no_gpu_library() -> None:

@@ -336,9 +336,9 @@ class LocalPlatform:
     def _start_prometheus(self, state: Path, on_step: Callable[[str], None]) -> None:
         """Prometheus on the inference API, when installed and its port is free; else a note."""
         settings = self.settings
-        binary = prometheus_binary()
         if not settings.prometheus.local:
             return
+        binary = prometheus_binary()
         if binary is None:
             self.prometheus_note = HOW_TO_GET
             return

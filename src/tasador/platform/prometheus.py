@@ -25,6 +25,7 @@ HOW_TO_GET: Final[str] = (
     "Prometheus not started: no `prometheus` on PATH (Debian/Ubuntu: apt-get install prometheus)"
 )
 SCRAPE_SECONDS: Final[int] = 15
+JOB: Final[str] = "tasador-inference"  # the job the alert rules name
 _PACKAGE: Final[Path] = Path(__file__).resolve().parents[1]
 
 
@@ -42,20 +43,23 @@ def rules_folder() -> Path | None:
     return None
 
 
-def local_config(inference_api: str, rules: Path | None) -> dict[str, Any]:
-    """The configuration of the local server: the deployed one's jobs, local targets.
+def local_config(
+    inference_api: str, rules: Path | None, every_seconds: float = SCRAPE_SECONDS
+) -> dict[str, Any]:
+    """The configuration of the local server: the deployed one's job, a local target.
 
-    `inference_api` is host:port. Written as JSON, which Prometheus reads as the YAML it is.
+    `inference_api` is host:port; it is scraped and the rules evaluated every `every_seconds`.
+    Written as JSON, which Prometheus reads as the YAML it is.
     """
     return {
         "global": {
-            "scrape_interval": f"{SCRAPE_SECONDS}s",
-            "evaluation_interval": f"{SCRAPE_SECONDS}s",
+            "scrape_interval": f"{every_seconds:g}s",
+            "evaluation_interval": f"{every_seconds:g}s",
         },
         "rule_files": [str(rules / "*.yml")] if rules is not None else [],
         "scrape_configs": [
             {
-                "job_name": "tasador-inference",
+                "job_name": JOB,
                 "metrics_path": "/metrics",
                 "static_configs": [{"targets": [inference_api]}],
             }
@@ -64,15 +68,27 @@ def local_config(inference_api: str, rules: Path | None) -> dict[str, Any]:
 
 
 class LocalPrometheus:
-    """`prometheus` on 127.0.0.1:`port`, its configuration and data under `folder`."""
+    """`prometheus` on 127.0.0.1:`port`, its configuration and data under `folder`, scraping
+    `inference_api` (host:port) every `every_seconds` with the rules of `rules`."""
 
     host = "127.0.0.1"
 
-    def __init__(self, binary: str, folder: Path, port: int, inference_api: str) -> None:
+    def __init__(
+        self,
+        binary: str,
+        folder: Path,
+        port: int,
+        inference_api: str,
+        *,
+        every_seconds: float = SCRAPE_SECONDS,
+        rules: Path | None = None,
+    ) -> None:
         self.binary = binary
         self.folder = folder
         self.port = port
         self.inference_api = inference_api
+        self.every_seconds = every_seconds
+        self.rules = rules or rules_folder()
         self.log_file = folder.with_name("prometheus.log")
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -112,7 +128,7 @@ class LocalPrometheus:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         self.folder.chmod(0o700)
-        config = local_config(self.inference_api, rules_folder())
+        config = local_config(self.inference_api, self.rules, self.every_seconds)
         self.config_file.write_text(json.dumps(config, indent=2) + "\n")
         self._process = spawn_session(self.command(), {}, self.log_file)
         try:

@@ -219,7 +219,13 @@ def dashboard_links() -> dashboard.DashboardLink:
 # The service: the inference API, from Prometheus -------------------------------------------------
 
 RATE: Final[str] = "$__rate_interval"
-PRICE_BUCKETS: Final[str] = f"sum by (le) (rate(tasador_predicted_price_dollars_bucket[{RATE}]))"
+PRICE_BUCKETS: Final[str] = (
+    f"sum by (le) (rate(tasador_predicted_price_dollars_bucket{{{MODEL_VERSION}}}[{RATE}]))"
+)
+PRICE_BUCKETS_BY_VERSION: Final[str] = (
+    "sum by (model_version, le) "
+    f"(rate(tasador_predicted_price_dollars_bucket{{{MODEL_VERSION}}}[{RATE}]))"
+)
 
 
 def latency_quantile(q: float) -> str:
@@ -372,15 +378,33 @@ def service_dashboard() -> model.Dashboard:
     )
     price_quantiles = (
         series(
-            "Predicted prices: p10 / p50 / p90",
-            "What price does the API give the typical listing, and the cheap and dear ones? "
-            "(estimated from the price histogram's bands)",
+            "Predicted prices by model version: p10 / p50 / p90",
+            "What price does each model version give the typical listing, and the cheap and dear "
+            "ones? (estimated from the price histogram's bands)",
             "currencyUSD",
         )
         .height(9)
-        .with_target(promql(f"histogram_quantile(0.1, {PRICE_BUCKETS})", "p10", "A"))
-        .with_target(promql(f"histogram_quantile(0.5, {PRICE_BUCKETS})", "p50", "B"))
-        .with_target(promql(f"histogram_quantile(0.9, {PRICE_BUCKETS})", "p90", "C"))
+        .with_target(
+            promql(
+                f"histogram_quantile(0.1, {PRICE_BUCKETS_BY_VERSION})",
+                "v{{model_version}} p10",
+                "A",
+            )
+        )
+        .with_target(
+            promql(
+                f"histogram_quantile(0.5, {PRICE_BUCKETS_BY_VERSION})",
+                "v{{model_version}} p50",
+                "B",
+            )
+        )
+        .with_target(
+            promql(
+                f"histogram_quantile(0.9, {PRICE_BUCKETS_BY_VERSION})",
+                "v{{model_version}} p90",
+                "C",
+            )
+        )
     )
     backlog = series(
         "Inference-log backlog",

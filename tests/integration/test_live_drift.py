@@ -3,7 +3,8 @@ the served model's training data, and says so in /model and /metrics."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from mlflow import MlflowClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from fixtures.http import running_server
+from fixtures.prometheus import PrometheusServer, needs_prometheus
 from fixtures.serving import MAX_BATCH, MAX_BODY, complete, is_ready, listings_of, wait_until
 from tasador.serving.app import create_app
 from tasador.serving.inference_log import InferenceLog
@@ -23,6 +25,7 @@ from tasador.storage.migrate import migrate
 from tasador.training.synthetic import make_listings
 
 SAMPLE = 300
+ALERT = "TasadorServingTrafficDrifted"
 
 
 def live_drift(url: str) -> dict[str, Any]:
@@ -56,30 +59,55 @@ def shifted(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def test_like_training_traffic_is_quiet_and_shifted_traffic_drifts(
-    client: MlflowClient,
-    production: str,
-    make_database: Callable[[str], str],
-    tmp_path: Path,
-) -> None:
-    url = make_database("raw")
-    migrate(url, "raw")
-    engine = make_engine(url)
+@contextmanager
+def drift_api(client: MlflowClient, production: str, raw_url: str, spill: Path) -> Iterator[str]:
+    """A real server of the API on `production`, logging to RAW DATA at `raw_url`, its drift
+    monitor checking the newest SAMPLE listings every 0.2 s (from 100)."""
+    migrate(raw_url, "raw")
+    engine = make_engine(raw_url)
     holder = ModelHolder(client, production, poll_seconds=60)
     monitor = LiveDriftMonitor(
         holder, engine, interval_seconds=0.2, sample=SAMPLE, min_listings=100
     )
     app = create_app(
         holder=holder,
-        inference_log=InferenceLog(engine, spill_path=tmp_path / "spill.jsonl"),
+        inference_log=InferenceLog(engine, spill_path=spill),
         model_name=production,
         reload_token=None,
         max_batch=MAX_BATCH,
         max_body_bytes=MAX_BODY,
         live_drift=monitor,
     )
-    with running_server(app) as api:
-        wait_until(lambda: is_ready(api))
+    try:
+        with running_server(app) as api:
+            wait_until(lambda: is_ready(api))
+            yield api
+    finally:
+        engine.dispose()
+
+
+def last_evaluation(prometheus: PrometheusServer) -> str:
+    """When Prometheus last evaluated the drift alert's rule (changes every evaluation)."""
+    (rule,) = [
+        r for group in prometheus.rule_groups() for r in group["rules"] if r["name"] == ALERT
+    ]
+    assert rule["health"] == "ok", rule
+    return str(rule["lastEvaluation"])
+
+
+def like_training() -> pd.DataFrame:
+    """Listings drawn like the training data: other rows of the same generator."""
+    return complete(make_listings(2 * SAMPLE, seed=77)).head(SAMPLE)
+
+
+def test_like_training_traffic_is_quiet_and_shifted_traffic_drifts(
+    client: MlflowClient,
+    production: str,
+    make_database: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    raw_url = make_database("raw")
+    with drift_api(client, production, raw_url, tmp_path / "spill.jsonl") as api:
         # before any traffic: checks run, and say why they give no verdict
         wait_until(lambda: "listings" in (live_drift(api)["last_check_skipped"] or ""))
         state = live_drift(api)
@@ -89,7 +117,7 @@ def test_like_training_traffic_is_quiet_and_shifted_traffic_drifts(
         assert not any(name == "tasador_live_drift_detected" for name, _ in samples(api))
 
         # traffic drawn like the training data (other rows of the same generator)
-        like = complete(make_listings(2 * SAMPLE, seed=77)).head(SAMPLE)
+        like = like_training()
         send(api, listings_of(like))
         wait_until(lambda: live_drift(api)["listings"] == SAMPLE, timeout=120)
         state = live_drift(api)
@@ -119,4 +147,40 @@ def test_like_training_traffic_is_quiet_and_shifted_traffic_drifts(
         bath = (("feature", "bath"), ("model_version", "1"))
         assert found[("tasador_live_drift_feature_drifted", bath)] == 0.0
         assert ("tasador_live_drift_last_check_timestamp_seconds", ()) in found
-    engine.dispose()
+
+
+@needs_prometheus
+def test_prometheus_raises_the_drift_alert_on_shifted_traffic_only(
+    client: MlflowClient,
+    production: str,
+    make_database: Callable[[str], str],
+    tmp_path: Path,
+    start_prometheus: Callable[[str], PrometheusServer],
+) -> None:
+    """Prometheus scraping the API with tasador's rules: quiet on traffic like the training
+    data; on shifted traffic the drift series turns 1 and TasadorServingTrafficDrifted goes
+    active (pending: it fires after the rule's 10 minutes, which `promtool test rules` proves)."""
+    raw_url = make_database("raw")
+    with drift_api(client, production, raw_url, tmp_path / "spill.jsonl") as api:
+        prometheus = start_prometheus(api.removeprefix("http://"))
+        like = like_training()
+        send(api, listings_of(like))
+        wait_until(lambda: live_drift(api)["listings"] == SAMPLE, timeout=120)
+        prometheus.wait_for("tasador_live_drift_detected == 0", timeout=60)
+        # two evaluations of the rule after the quiet verdict was scraped
+        evaluations = [last_evaluation(prometheus)]
+        wait_until(
+            lambda: evaluations.append(last_evaluation(prometheus)) or len(set(evaluations)) > 2
+        )
+        assert not [a for a in prometheus.alerts() if a["labels"]["alertname"] == ALERT]
+
+        send(api, shifted(like))
+        found = prometheus.wait_for('tasador_live_drift_detected{model_version="1"} == 1')
+        assert len(found) == 1
+        active = prometheus.wait_for(f'ALERTS{{alertname="{ALERT}"}}', timeout=60)
+        assert active[0]["metric"]["model_version"] == "1"
+        assert active[0]["metric"]["alertstate"] in ("pending", "firing")
+        (alert,) = [a for a in prometheus.alerts() if a["labels"]["alertname"] == ALERT]
+        assert (
+            alert["annotations"]["summary"] == "serving traffic has drifted from the training data"
+        )

@@ -11,15 +11,22 @@ from tasador.serving.model_holder import ModelHolder
 
 def test_price_histogram_counts_cumulatively_with_inclusive_upper_bounds() -> None:
     hist = PriceHistogram(buckets=(100.0, 200.0))
-    hist.observe(np.array([50.0, 100.0, 150.0]))
-    hist.observe(np.array([200.0, 250.0]))
+    hist.observe("3", np.array([50.0, 100.0, 150.0]))
+    hist.observe("3", np.array([200.0, 250.0]))
+    hist.observe("4", np.array([120.0]))
     (family,) = list(hist.collect())
-    samples = {(s.name, s.labels.get("le")): s.value for s in family.samples}
-    assert samples[("tasador_predicted_price_dollars_bucket", "100.0")] == 2
-    assert samples[("tasador_predicted_price_dollars_bucket", "200.0")] == 4
-    assert samples[("tasador_predicted_price_dollars_bucket", "+Inf")] == 5
-    assert samples[("tasador_predicted_price_dollars_count", None)] == 5
-    assert samples[("tasador_predicted_price_dollars_sum", None)] == 750.0
+    samples = {
+        (s.name, s.labels["model_version"], s.labels.get("le")): s.value for s in family.samples
+    }
+    assert samples[("tasador_predicted_price_dollars_bucket", "3", "100.0")] == 2
+    assert samples[("tasador_predicted_price_dollars_bucket", "3", "200.0")] == 4
+    assert samples[("tasador_predicted_price_dollars_bucket", "3", "+Inf")] == 5
+    assert samples[("tasador_predicted_price_dollars_count", "3", None)] == 5
+    assert samples[("tasador_predicted_price_dollars_sum", "3", None)] == 750.0
+    # each version on its own
+    assert samples[("tasador_predicted_price_dollars_bucket", "4", "100.0")] == 0
+    assert samples[("tasador_predicted_price_dollars_bucket", "4", "200.0")] == 1
+    assert samples[("tasador_predicted_price_dollars_count", "4", None)] == 1
 
 
 def test_booster_calls_are_counted_by_mode_when_scraped() -> None:

@@ -38,35 +38,41 @@ LATENCY_BUCKETS: Final[tuple[float, ...]] = (
 
 
 class PriceHistogram(Collector):
-    """`tasador_predicted_price_dollars`: a histogram filled a whole array at a time."""
+    """`tasador_predicted_price_dollars{model_version}`: a histogram filled a whole array at a
+    time, one per model version (price quantiles per version)."""
 
     name: Final[str] = "tasador_predicted_price_dollars"
 
     def __init__(self, buckets: Sequence[float] = PRICE_BUCKETS) -> None:
         self.edges = np.asarray(buckets, dtype=np.float64)
-        self._counts = np.zeros(len(self.edges) + 1, dtype=np.int64)  # last: above every edge
-        self._sum = 0.0
+        # per version: counts per bucket (last: above every edge), and the sum
+        self._by_version: dict[str, tuple[np.ndarray, float]] = {}
         self._lock = threading.Lock()
 
-    def observe(self, prices: np.ndarray) -> None:
+    def observe(self, model_version: str, prices: np.ndarray) -> None:
         # side="left": a price equal to an edge counts in that edge's bucket (le is inclusive)
         counts = np.bincount(
-            np.searchsorted(self.edges, prices, side="left"), minlength=len(self._counts)
+            np.searchsorted(self.edges, prices, side="left"), minlength=len(self.edges) + 1
         )
         total = float(np.sum(prices))
         with self._lock:
-            self._counts += counts
-            self._sum += total
+            before, before_sum = self._by_version.get(
+                model_version, (np.zeros(len(self.edges) + 1, dtype=np.int64), 0.0)
+            )
+            self._by_version[model_version] = (before + counts, before_sum + total)
 
     def collect(self) -> Iterable[Metric]:
         with self._lock:
-            cumulative = np.cumsum(self._counts)
-            total = self._sum
-        buckets = [(_le(edge), float(c)) for edge, c in zip(self.edges, cumulative, strict=False)]
-        buckets.append(("+Inf", float(cumulative[-1])))
-        yield HistogramMetricFamily(
-            self.name, "predicted prices (USD)", buckets=buckets, sum_value=total
+            observed = dict(self._by_version)
+        family = HistogramMetricFamily(
+            self.name, "predicted prices (USD), by model version", labels=["model_version"]
         )
+        for version, (counts, total) in sorted(observed.items()):
+            cumulative = np.cumsum(counts)
+            buckets = [(_le(e), float(c)) for e, c in zip(self.edges, cumulative, strict=False)]
+            buckets.append(("+Inf", float(cumulative[-1])))
+            family.add_metric([version], buckets, sum_value=total)
+        yield family
 
 
 def _le(edge: float) -> str:
@@ -259,4 +265,4 @@ class ServingMetrics:
 
     def observe_predictions(self, model_version: str, prices: np.ndarray) -> None:
         self.predictions.labels(model_version).inc(len(prices))
-        self.prices.observe(prices)
+        self.prices.observe(model_version, prices)

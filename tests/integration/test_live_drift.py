@@ -22,6 +22,7 @@ from tasador.serving.live_drift import LiveDriftMonitor
 from tasador.serving.model_holder import ModelHolder
 from tasador.storage.engine import make_engine
 from tasador.storage.migrate import migrate
+from tasador.storage.raw_store import load_inference_records
 from tasador.training.synthetic import make_listings
 
 SAMPLE = 300
@@ -45,9 +46,11 @@ def samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-def send(url: str, listings: list[dict[str, Any]]) -> None:
+def send(url: str, listings: list[dict[str, Any]], *, what_if: bool = False) -> None:
+    params = {"what_if": "true"} if what_if else {}
     for start in range(0, len(listings), MAX_BATCH):
-        answer = httpx.post(f"{url}/predict", json=listings[start : start + MAX_BATCH], timeout=60)
+        part = listings[start : start + MAX_BATCH]
+        answer = httpx.post(f"{url}/predict", json=part, params=params, timeout=60)
         assert answer.status_code == 200, answer.text
 
 
@@ -116,10 +119,16 @@ def test_like_training_traffic_is_quiet_and_shifted_traffic_drifts(
         assert state["interval_seconds"] == 0.2
         assert not any(name == "tasador_live_drift_detected" for name, _ in samples(api))
 
-        # traffic drawn like the training data (other rows of the same generator)
+        # what-if requests (the UI's comparisons), however shifted, are not live traffic
         like = like_training()
+        send(api, shifted(like), what_if=True)
+        # traffic drawn like the training data (other rows of the same generator)
         send(api, listings_of(like))
         wait_until(lambda: live_drift(api)["listings"] == SAMPLE, timeout=120)
+        reader = make_engine(raw_url)
+        logged = load_inference_records(reader, endpoints=["/predict"])
+        reader.dispose()
+        assert sum(r["what_if"] for r in logged) == SAMPLE // MAX_BATCH + (SAMPLE % MAX_BATCH > 0)
         state = live_drift(api)
         assert state["verdict"] is False, state["reason"]
         assert state["model_version"] == "1"

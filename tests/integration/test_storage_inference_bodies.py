@@ -143,9 +143,10 @@ def test_raw_0004_packs_the_stored_json_bodies_and_gives_them_back(
                     for i, (inputs, outputs) in zip(ids, OLD_BODIES, strict=True)
                 ],
             )
-        _raw_alembic(engine, "upgrade", "raw_0004")
+        _raw_alembic(engine, "upgrade", "head")  # raw_0004, and what came after it
 
         by_id = {str(r["request_id"]): r for r in load_inference_records(engine)}
+        assert all(r["what_if"] is False for r in by_id.values())  # raw_0005's default
         for i, (inputs, outputs) in zip(ids, OLD_BODIES, strict=True):
             assert by_id[i]["inputs"] == orjson.loads(inputs)
             assert by_id[i]["outputs"] == (None if outputs is None else orjson.loads(outputs))

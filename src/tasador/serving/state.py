@@ -85,8 +85,11 @@ class ServingState:
         outputs: Any,
         started: float,
         status_code: int,
+        *,
+        what_if: bool = False,
     ) -> None:
-        """Hand one request to the inference log (RAW DATA), if the app has one."""
+        """Hand one request to the inference log (RAW DATA), if the app has one; `what_if`
+        marks hypothetical listings, which the live drift check leaves out."""
         if self.inference_log is None:
             return
         self.inference_log.submit(
@@ -100,5 +103,6 @@ class ServingState:
                 "outputs": outputs,
                 "latency_ms": (time.perf_counter() - started) * 1000.0,
                 "status_code": status_code,
+                "what_if": what_if,
             }
         )

@@ -206,6 +206,7 @@ def _inference_row(r: Mapping[str, Any]) -> tuple[Any, ...]:
         _optional(compressed_json.pack, r.get("outputs")),
         _optional(float, r.get("latency_ms")),
         _optional(int, r.get("status_code")),
+        bool(r.get("what_if", False)),
     )
 
 
@@ -288,7 +289,8 @@ def load_inference_records(
 def iter_priced_inputs(
     engine: sa.Engine, endpoints: Sequence[str], *, page: int = 200
 ) -> Iterator[Any]:
-    """The request bodies of answered (200) requests to `endpoints`, newest first, unpacked.
+    """The request bodies of answered (200) requests to `endpoints`, newest first, unpacked;
+    what-if requests left out.
 
     Read a page at a time (keyset on receipt time and id), so a reader that stops early never
     reads the rest of the log.
@@ -296,7 +298,12 @@ def iter_priced_inputs(
     c = inference_requests.c
     query = (
         sa.select(c.received_at, c.request_id, c.inputs)
-        .where(c.endpoint.in_(list(endpoints)), c.status_code == 200, c.inputs.is_not(None))
+        .where(
+            c.endpoint.in_(list(endpoints)),
+            c.status_code == 200,
+            c.inputs.is_not(None),
+            c.what_if.is_(False),
+        )
         .order_by(c.received_at.desc(), c.request_id.desc())
         .limit(page)
     )

@@ -78,6 +78,9 @@ inference_requests = sa.Table(
     sa.Column("outputs", sa.LargeBinary, nullable=True),
     sa.Column("latency_ms", sa.Double, nullable=True),
     sa.Column("status_code", sa.Integer, nullable=True),
+    # a what-if request prices hypothetical listings (the UI's comparisons): logged like any
+    # other, left out of the live drift check (raw_0005)
+    sa.Column("what_if", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 # CLEAN DATA ------------------------------------------------------------------------------------

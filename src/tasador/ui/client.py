@@ -112,9 +112,13 @@ class ApiClient:
         """The price of one listing."""
         return self._post("/predict", dict(listing), PredictionOut)
 
-    def predict_many(self, listings: Sequence[Mapping[str, Any]]) -> BatchPredictionOut:
-        """The prices of several listings, in one request, in the order sent."""
-        return self._post("/predict", [dict(x) for x in listings], BatchPredictionOut)
+    def predict_many(
+        self, listings: Sequence[Mapping[str, Any]], *, what_if: bool = False
+    ) -> BatchPredictionOut:
+        """The prices of several listings, in one request, in the order sent; `what_if`:
+        hypothetical listings, left out of the API's live drift check."""
+        path = "/predict?what_if=true" if what_if else "/predict"
+        return self._post(path, [dict(x) for x in listings], BatchPredictionOut)
 
     def explain(self, listing: Mapping[str, Any]) -> ExplanationOut:
         """The exact SHAP contributions of one listing's price."""

@@ -56,6 +56,13 @@ PerItem = Annotated[
         "its place (default: any invalid listing refuses the whole list, 422)"
     ),
 ]
+WhatIf = Annotated[
+    bool,
+    Query(
+        description="hypothetical listings (say, one home in every state): priced and logged as "
+        "usual, but not taken for live traffic when it is checked for drift"
+    ),
+]
 _NOT_A_LIST = {"loc": ("body",), "msg": "a list of listings is expected", "type": "list_type"}
 
 
@@ -71,13 +78,15 @@ def _request_body(schema: dict[str, Any]) -> dict[str, Any]:
         {"oneOf": [_LISTING, {"type": "array", "items": _LISTING, "minItems": 1}]}
     ),
 )
-async def predict(request: Request, state: State, per_item: PerItem = False) -> Response:
+async def predict(
+    request: Request, state: State, per_item: PerItem = False, what_if: WhatIf = False
+) -> Response:
     """Price one listing, or a list of listings (answered in the order sent).
 
     A missing field, or an unknown state, city or ZIP code, is priced without and named in
     `fallbacks`.
     """
-    return await _price(request, state, "/predict", per_item, lists_only=False)
+    return await _price(request, state, "/predict", per_item, what_if, lists_only=False)
 
 
 @router.post(
@@ -86,19 +95,27 @@ async def predict(request: Request, state: State, per_item: PerItem = False) -> 
     responses=_ERRORS,
     openapi_extra=_request_body({"type": "array", "items": _LISTING, "minItems": 1}),
 )
-async def batch_predict(request: Request, state: State, per_item: PerItem = False) -> Response:
+async def batch_predict(
+    request: Request, state: State, per_item: PerItem = False, what_if: WhatIf = False
+) -> Response:
     """Price a list of listings: `{"predictions": [...]}` in the order sent. The same code and
     answer as `/predict` with a list, under the name earlier clients call."""
-    return await _price(request, state, "/batch_predict", per_item, lists_only=True)
+    return await _price(request, state, "/batch_predict", per_item, what_if, lists_only=True)
 
 
 async def _price(
-    request: Request, state: State, endpoint: str, per_item: bool, *, lists_only: bool
+    request: Request,
+    state: State,
+    endpoint: str,
+    per_item: bool,
+    what_if: bool,
+    *,
+    lists_only: bool,
 ) -> Response:
     started, received_at = time.perf_counter(), datetime.now(UTC)
     request_id: str = request.state.request_id
     if per_item:
-        return await _predict_per_item(request, state, started, received_at, endpoint)
+        return await _predict_per_item(request, state, started, received_at, endpoint, what_if)
     batcher = state.batcher
     batcher.in_flight += 1
     try:
@@ -120,9 +137,14 @@ async def _price(
         }
         response = OrjsonResponse(content)
         inputs = orjson.Fragment(raw)
-        state.log(request_id, received_at, endpoint, model, inputs, items[0], started, 200)
+        answer = items[0]
+        state.log(
+            request_id, received_at, endpoint, model, inputs, answer, started, 200, what_if=what_if
+        )
         return response
-    return _list_answer(state, model, request_id, raw, items, received_at, started, endpoint)
+    return _list_answer(
+        state, model, request_id, raw, items, received_at, started, endpoint, what_if
+    )
 
 
 def _list_answer(
@@ -134,18 +156,26 @@ def _list_answer(
     received_at: datetime,
     started: float,
     endpoint: str,
+    what_if: bool,
 ) -> Response:
     """The answer to a list, its items encoded once for the answer and the inference log."""
     outputs = orjson.Fragment(orjson.dumps(items))
     content = {"model_version": model.version, "request_id": request_id, "predictions": outputs}
     response = OrjsonResponse(content)
     inputs = orjson.Fragment(raw)
-    state.log(request_id, received_at, endpoint, model, inputs, outputs, started, 200)
+    state.log(
+        request_id, received_at, endpoint, model, inputs, outputs, started, 200, what_if=what_if
+    )
     return response
 
 
 async def _predict_per_item(
-    request: Request, state: State, started: float, received_at: datetime, endpoint: str
+    request: Request,
+    state: State,
+    started: float,
+    received_at: datetime,
+    endpoint: str,
+    what_if: bool,
 ) -> Response:
     """A list priced item by item: each valid listing's price, each invalid one's errors."""
     request_id: str = request.state.request_id
@@ -163,7 +193,9 @@ async def _predict_per_item(
         state.metrics.observe_predictions(model.version, price)
         for position, item in zip(positions, items, strict=True):
             answers[position] = item
-    return _list_answer(state, model, request_id, raw, answers, received_at, started, endpoint)
+    return _list_answer(
+        state, model, request_id, raw, answers, received_at, started, endpoint, what_if
+    )
 
 
 @router.post(

@@ -74,7 +74,7 @@ def render(client: ApiClient) -> None:
     home = the_home(listing)
     states = client.states().states
     st.subheader("In every state the model knows")
-    answer = client.predict_many([{**home, "state": state} for state in states])
+    answer = client.predict_many([{**home, "state": state} for state in states], what_if=True)
     own = listing.get("state")
     bars = priced_bars(
         states,
@@ -100,7 +100,9 @@ def render(client: ApiClient) -> None:
     cities = parse_cities(text or "")
     if not cities:
         return
-    answer = client.predict_many([{**home, "state": state, "city": city} for city in cities])
+    answer = client.predict_many(
+        [{**home, "state": state, "city": city} for city in cities], what_if=True
+    )
     bars = priced_bars(
         cities,
         answer.predictions,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,16 @@ def last_evaluation(prometheus: PrometheusServer) -> str:
     return str(rule["lastEvaluation"])
 
 
+def live_requests(raw_url: str) -> int:
+    """Priced requests in RAW DATA that are not what-if."""
+    reader = make_engine(raw_url)
+    try:
+        records = load_inference_records(reader, endpoints=["/predict"], status_code=200)
+    finally:
+        reader.dispose()
+    return sum(not r["what_if"] for r in records)
+
+
 def like_training() -> pd.DataFrame:
     """Listings drawn like the training data: other rows of the same generator."""
     return complete(make_listings(2 * SAMPLE, seed=77)).head(SAMPLE)
@@ -139,13 +150,14 @@ def test_like_training_traffic_is_quiet_and_shifted_traffic_drifts(
 
         # then only one state and larger homes: the newest SAMPLE listings are all shifted
         send(api, shifted(like))
-        # (the log writes off the request path: a check may see part of them first)
-        shifted_features = {"state", "house_size", "bed"}
-        wait_until(
-            lambda: shifted_features <= set(live_drift(api)["drifted_features"]), timeout=120
-        )
+        # the log writes off the request path: wait for a check after every request is in it
+        requests = 2 * -(-SAMPLE // MAX_BATCH)  # like and shifted, as sent (what-if left out)
+        wait_until(lambda: live_requests(raw_url) == requests, timeout=120)
+        logged = datetime.now(UTC)
+        wait_until(lambda: datetime.fromisoformat(live_drift(api)["checked_at"]) > logged)
         state = live_drift(api)
         assert state["verdict"] is True
+        assert {"state", "house_size", "bed"} <= set(state["drifted_features"])
         assert "bath" not in state["drifted_features"]
         found = samples(api)
         assert found[("tasador_live_drift_detected", version)] == 1.0

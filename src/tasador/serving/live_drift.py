@@ -14,7 +14,6 @@ leaves the last verdict as it was: an outage of the log does not clear an alert.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from tasador.drift.profile import DataProfile
 from tasador.drift.report import DriftReport, detect_drift
 from tasador.serving.api_models import ListingIn
 from tasador.serving.model_holder import ModelHolder
+from tasador.serving.periodic import Periodic
 from tasador.storage.raw_store import iter_priced_inputs
 
 logger = logging.getLogger(__name__)
@@ -115,8 +115,9 @@ class LiveDriftMonitor:
         self.thresholds = thresholds or DriftThresholds()
         self._latest: LiveDriftCheck | None = None  # the last check, whatever its outcome
         self._verdict: LiveDriftCheck | None = None  # the last check that produced a report
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._checker = Periodic(
+            self._check_safely, interval_seconds, "live-drift", first_at_once=False
+        )
 
     @property
     def latest(self) -> LiveDriftCheck | None:
@@ -182,21 +183,13 @@ class LiveDriftMonitor:
 
     def start(self) -> None:
         """Check every `interval_seconds` (the first check after one interval), in a thread."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="live-drift", daemon=True)
-        self._thread.start()
+        self._checker.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._checker.stop(timeout)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_seconds):
-            try:
-                self.check()
-            except Exception:  # a bug in one check must not end the monitor
-                logger.exception("live drift check failed")
+    def _check_safely(self) -> None:
+        try:
+            self.check()
+        except Exception:  # a bug in one check must not end the monitor
+            logger.exception("live drift check failed")

@@ -29,6 +29,7 @@ from tasador.drift.profile import DataProfile
 from tasador.registry.aliases import PRODUCTION, get_production
 from tasador.registry.models import TAG_WINDOW, load_model_version, run_finished_at
 from tasador.serving.explain import TreeSplit, input_weights, tree_split
+from tasador.serving.periodic import Periodic
 from tasador.training.features import FeatureSpec
 from tasador.training.intervals import PriceInterval
 
@@ -166,8 +167,7 @@ class ModelHolder:
         self._status = ReloadStatus(poll_seconds=poll_seconds)
         self._swap_lock = threading.Lock()
         self._reload_lock = threading.Lock()  # one load at a time (poller and POST /reload)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller = Periodic(self.reload, poll_seconds, "model-poller", first_at_once=True)
 
     def current(self) -> ServedModel | None:
         """The model to use for one whole request."""
@@ -228,23 +228,10 @@ class ModelHolder:
 
     def start(self) -> None:
         """Check the alias now and then every `poll_seconds`, in a daemon thread."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._poll, name="model-poller", daemon=True)
-        self._thread.start()
+        self._poller.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _poll(self) -> None:
-        while True:
-            self.reload()
-            if self._stop.wait(self.poll_seconds):
-                return
+        self._poller.stop(timeout)
 
     def describe(self) -> dict[str, Any]:
         """The reload status as plain values, for the public /model: a failure is described in

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fixtures.loop import FinishedLoop
 from tasador.pipeline import run_loop
 from tasador.registry.aliases import get_production
 from tasador.storage import clean_store
@@ -12,11 +13,9 @@ from tasador.storage.records import BatchStatus
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def test_loop_processes_every_batch_with_reasons(make_world) -> None:
-    world = make_world()
+def test_loop_processes_every_batch_with_reasons(finished_loop: FinishedLoop) -> None:
+    world, results = finished_loop.world, finished_loop.results  # `run_loop` over every batch
     stores = world.stores()
-    with world.client() as client:
-        results = run_loop(client, stores, world.config)
 
     assert [r.batch_number for r in results] == [0, 1, 2, 3, 4, 5]
     batches = clean_store.list_batches(stores.clean)

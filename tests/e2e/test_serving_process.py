@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from fixtures.http import free_port
+from tasador.datasource.simulator import create_simulator_app
 from tasador.pipeline import run_loop
 from tasador.registry.aliases import get_production
 from tasador.storage.engine import make_engine
@@ -50,9 +51,11 @@ def wait_until(check: Callable[[], bool], timeout: float) -> None:
 
 
 def test_served_process_follows_the_loops_promotions_under_load(
-    make_world: Callable[..., Any], tmp_path: Path
+    make_world: Callable[..., Any], test_batches: list[Any], tmp_path: Path
 ) -> None:
-    world = make_world()
+    # the first four batches: promotions to follow under load and, on these batches, a rejected
+    # challenger that must never be served (batch 3); the last two would only add promotions
+    world = make_world(app=create_simulator_app(test_batches[:4]))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {

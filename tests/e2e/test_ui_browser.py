@@ -49,7 +49,8 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """`tasador up --rounds 3` on a small simulated dataset, left serving; stopped after."""
+    """`tasador up --rounds 3` on a small simulated dataset, left serving; stopped after. One
+    tuning trial a model: the pages show whatever the rounds trained, not how well it was tuned."""
     state = tmp_path_factory.mktemp("ui-e2e") / "state"
     services = ("DB_EMBEDDED", "MLFLOW", "SERVING", "SIMULATOR", "UI", "PROMETHEUS")
     ports = {key: free_port() for key in services}
@@ -58,7 +59,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
         "TASADOR_STATE_DIR": str(state),
         **{f"TASADOR_{key}_PORT": str(port) for key, port in ports.items()},
         "TASADOR_SIMULATOR_ROWS": "16000",
-        "TASADOR_TRAIN_N_TRIALS": "2",
+        "TASADOR_TRAIN_N_TRIALS": "1",
         "TASADOR_SERVING_POLL_SECONDS": "1",
         "COLUMNS": "200",
     }

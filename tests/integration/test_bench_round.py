@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_round_bench_times_every_step_of_the_first_round(
     postgres: EmbeddedPostgres, tmp_path: Path
 ) -> None:
-    rows = round_bench.run(postgres, tmp_path, rows=20_000, n_trials=2, prefix="bench_smoke")
+    rows = round_bench.run(postgres, tmp_path, rows=8_000, n_trials=1, prefix="bench_smoke")
 
     first = [r for r in rows if r["benchmark"].startswith("round: batch 0 ")]
     assert {r["impl"] for r in first} == {f"tasador {s}" for s in round_bench.STEPS} | {"tasador"}

@@ -48,25 +48,6 @@ def test_command_runs_one_worker_without_the_job_runner(tmp_path: Path) -> None:
     assert server.url == "http://127.0.0.1:5999"
 
 
-def test_start_serves_and_stop_ends_the_process_group(
-    make_database: Callable[[str], str], tmp_path: Path
-) -> None:
-    server = MlflowServer(
-        make_database("mlflow"), str(tmp_path / "artifacts"), port=free_port(),
-        log_file=tmp_path / "mlflow.log",
-    )  # fmt: skip
-    with server:
-        assert server.is_healthy()
-        pid = server._process.pid  # type: ignore[union-attr]
-        server.start()  # already running: no second server
-        assert server._process.pid == pid  # type: ignore[union-attr]
-    assert not server.is_healthy()
-    with pytest.raises(ProcessLookupError):
-        os.killpg(pid, 0)
-    assert "Uvicorn running" in (tmp_path / "mlflow.log").read_text()
-    server.stop()  # stopping twice is harmless
-
-
 def test_failed_start_reports_the_log(postgres: EmbeddedPostgres, tmp_path: Path) -> None:
     # A driver SQLAlchemy does not know fails at once (a missing database would fail only after
     # MLflow's own ~100 s of connection retries).
@@ -97,9 +78,10 @@ def _command_lines(group: int) -> list[str]:
     return lines
 
 
-def test_a_database_password_is_not_on_any_command_line(
+def test_start_serves_with_no_password_on_a_command_line_and_stop_ends_the_group(
     postgres: EmbeddedPostgres, make_database: Callable[[str], str], tmp_path: Path
 ) -> None:
+    """One server start (a fresh database, migrated by MLflow) for both."""
     password = postgres.password()
     # a URL with its password in it, as a user may configure one (no password file)
     url = (
@@ -107,8 +89,19 @@ def test_a_database_password_is_not_on_any_command_line(
         .split("?")[0]
         .replace("://tasador@", f"://tasador:{password}@")
     )
-    server = MlflowServer(url, str(tmp_path / "artifacts"), port=free_port())
+    server = MlflowServer(
+        url, str(tmp_path / "artifacts"), port=free_port(), log_file=tmp_path / "mlflow.log"
+    )
     with server:  # it started: it read the URL, password included
-        lines = _command_lines(server._process.pid)  # type: ignore[union-attr]
+        assert server.is_healthy()
+        pid = server._process.pid  # type: ignore[union-attr]
+        lines = _command_lines(pid)
         assert any("mlflow" in line for line in lines)
         assert not [line for line in lines if password in line]
+        server.start()  # already running: no second server
+        assert server._process.pid == pid  # type: ignore[union-attr]
+    assert not server.is_healthy()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)
+    assert "Uvicorn running" in (tmp_path / "mlflow.log").read_text()
+    server.stop()  # stopping twice is harmless

@@ -66,9 +66,12 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text()[:40]
 
 
-def test_a_crashed_database_or_registry_is_restarted_and_reported(
+def test_crashed_services_are_restarted_and_reported_and_prometheus_watches_the_api(
     local_env: dict[str, str],
 ) -> None:
+    """On one platform (a start is a PostgreSQL, an MLflow server, the API, the UI, Prometheus):
+    PostgreSQL, then MLflow, then Prometheus crash, and each is restarted and reported; and
+    Prometheus scrapes the inference API with the alert rules loaded."""
     settings = get_settings()
     platform = LocalPlatform.start(settings)
     try:
@@ -95,9 +98,50 @@ def test_a_crashed_database_or_registry_is_restarted_and_reported(
         assert status.exit_code == 0, status.output
         assert "PostgreSQL stopped and was restarted" in status.output
         assert "the MLflow tracking server stopped and was restarted" in status.output
+
+        if PROMETHEUS:
+            _prometheus_watches_the_api_and_is_restarted(platform, local_env)
+        else:  # `up` says how to get it (and so does the test below, on its own)
+            assert platform.prometheus is None
+            assert platform.prometheus_note == HOW_TO_GET
     finally:
         platform.stop()
     assert not platform.postgres.is_running()
+    assert _pids(Path(local_env["TASADOR_STATE_DIR"])) == {}
+
+
+def _prometheus_watches_the_api_and_is_restarted(
+    platform: LocalPlatform, local_env: dict[str, str]
+) -> None:
+    """Prometheus scrapes the platform's inference API with the rules loaded; killed, it is
+    restarted and reported."""
+    settings = platform.settings
+    assert platform.prometheus is not None
+    assert platform.prometheus_note is None
+    url = platform.prometheus.url
+    assert url == f"http://127.0.0.1:{local_env['TASADOR_PROMETHEUS_PORT']}"
+
+    def inference_scraped() -> bool:
+        targets = httpx.get(f"{url}/api/v1/targets", timeout=5).json()["data"]
+        return any(
+            t["labels"]["job"] == "tasador-inference"
+            and t["scrapeUrl"].startswith(platform.urls.inference_api)
+            and t["health"] == "up"
+            for t in targets["activeTargets"]
+        )
+
+    wait_until(inference_scraped, timeout=60)
+    groups = httpx.get(f"{url}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    rules = {rule["name"] for group in groups for rule in group["rules"]}
+    assert {"TasadorApiDown", "TasadorServingTrafficDrifted"} <= rules
+    config = platform.prometheus.config_file
+    assert config.parent.stat().st_mode & 0o077 == 0  # the state folder's, its owner's only
+
+    pid = platform.prometheus.pid
+    assert pid is not None
+    os.killpg(pid, signal.SIGKILL)
+    wait_until(lambda: "Prometheus" in read_restarts(settings.state_dir.resolve()))
+    wait_until(platform.prometheus.is_ready)
 
 
 START = (
@@ -164,45 +208,6 @@ def test_sigterm_stops_up_and_its_services_like_ctrl_c(local_env: dict[str, str]
     assert not any(_alive(pid) for pid in started.values())
     assert not local_postgres(get_settings()).is_running()
     assert _pids(state) == {}
-
-
-def test_up_starts_prometheus_on_the_inference_api_with_the_rules(
-    local_env: dict[str, str],
-) -> None:
-    if not PROMETHEUS:
-        pytest.skip("no `prometheus` on PATH (Debian package `prometheus`; .ci/run installs it)")
-    settings = get_settings()
-    platform = LocalPlatform.start(settings)
-    try:
-        assert platform.prometheus is not None
-        assert platform.prometheus_note is None
-        url = platform.prometheus.url
-        assert url == f"http://127.0.0.1:{local_env['TASADOR_PROMETHEUS_PORT']}"
-
-        def inference_scraped() -> bool:
-            targets = httpx.get(f"{url}/api/v1/targets", timeout=5).json()["data"]
-            return any(
-                t["labels"]["job"] == "tasador-inference"
-                and t["scrapeUrl"].startswith(platform.urls.inference_api)
-                and t["health"] == "up"
-                for t in targets["activeTargets"]
-            )
-
-        wait_until(inference_scraped, timeout=60)
-        groups = httpx.get(f"{url}/api/v1/rules", timeout=5).json()["data"]["groups"]
-        rules = {rule["name"] for group in groups for rule in group["rules"]}
-        assert {"TasadorApiDown", "TasadorServingTrafficDrifted"} <= rules
-        config = platform.prometheus.config_file
-        assert config.parent.stat().st_mode & 0o077 == 0  # the state folder's, its owner's only
-
-        pid = platform.prometheus.pid
-        assert pid is not None
-        os.killpg(pid, signal.SIGKILL)
-        wait_until(lambda: "Prometheus" in read_restarts(settings.state_dir.resolve()))
-        wait_until(platform.prometheus.is_ready)
-    finally:
-        platform.stop()
-    assert _pids(Path(local_env["TASADOR_STATE_DIR"])) == {}
 
 
 def test_without_prometheus_up_says_how_to_get_it(
